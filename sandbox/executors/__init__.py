@@ -1,0 +1,1 @@
+"""Executor backends. Each module holds one runner; `base` holds what they share."""
