@@ -1,0 +1,187 @@
+"""`sandbox` / `python -m sandbox`: a thin command line over the library.
+
+Exit status: the code's own exit code (124 on timeout, as AutoGen and GNU timeout report it);
+125 when the engine itself failed (Docker's own convention for `docker run`), 126 when the
+engine refused to run the code (unknown language, bad filename), 2 for bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import SandboxError
+from .models import CodeBlock, ExecutionResult, Outcome
+
+__all__ = ["main"]
+
+EXIT_ENGINE_ERROR = 125
+EXIT_REJECTED = 126
+_EXTENSIONS = {".py": "python", ".sh": "bash", ".bash": "bash"}
+
+DEMO_REPLY = '''Sure! Here is a script that inspects its surroundings:
+
+```python
+# filename: inspect_sandbox.py
+import os, pathlib
+print("user id:", os.getuid())
+print("network interfaces:", sorted(os.listdir("/sys/class/net")))
+print("OPENAI_API_KEY visible:", "OPENAI_API_KEY" in os.environ)
+try:
+    pathlib.Path("/etc/owned").write_text("pwned")
+    print("wrote to /etc")
+except OSError as exc:
+    print("write to /etc refused:", exc.strerror)
+routes = pathlib.Path("/proc/net/route").read_text().splitlines()[1:]
+print("default route:", any(line.split()[1] == "00000000" for line in routes))
+```
+'''
+
+
+def _executor(args: argparse.Namespace) -> Any:
+    if args.executor == "local":
+        from .executors.local import LocalExecutor
+
+        return LocalExecutor(timeout=args.timeout, work_dir=args.work_dir)
+    from .executors.docker import DEFAULT_IMAGE, DockerExecutor
+
+    return DockerExecutor(
+        args.image or DEFAULT_IMAGE, timeout=args.timeout, work_dir=args.work_dir, runtime=args.runtime,
+        session=False,
+    )
+
+
+def _blocks_from_file(path: str, lang: str | None) -> list[CodeBlock]:
+    from .extract import extract_code_blocks
+    from .inference import infer_language
+
+    if path == "-":
+        text = sys.stdin.read()
+        name = None
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError as exc:
+            raise SystemExit(_usage(f"cannot read {path}: {exc.strerror}"))
+        name = Path(path)
+    if lang:
+        return [CodeBlock(text, lang)]
+    if name is not None and name.suffix.lower() in (".md", ".markdown"):
+        blocks = extract_code_blocks(text)
+        if not blocks:
+            raise SystemExit(_usage(f"{path} has no fenced code blocks"))
+        return blocks
+    language = _EXTENSIONS.get(name.suffix.lower()) if name is not None else None
+    return [CodeBlock(text, language or infer_language(text))]
+
+
+def _usage(message: str) -> int:
+    print(f"sandbox: {message}", file=sys.stderr)
+    return 2
+
+
+def _report(result: ExecutionResult, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        sys.stdout.write(result.stdout)
+        sys.stderr.write(result.stderr)
+        if result.truncated:
+            print(f"sandbox: output truncated, {result.truncated_bytes} bytes dropped from the middle", file=sys.stderr)
+        if result.message and result.outcome is not Outcome.SUCCESS:
+            print(f"sandbox: {result.message}", file=sys.stderr)
+    if result.outcome is Outcome.REJECTED:
+        return EXIT_REJECTED
+    return result.exit_code or 0 if result.exit_code is not None else (0 if result.ok else 1)
+
+
+def _run(args: argparse.Namespace, blocks: list[CodeBlock]) -> int:
+    with _executor(args) as executor:
+        result = executor.execute(blocks)
+    return _report(result, args.json)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .extract import extract_code_blocks
+
+    print("An LLM replied with this (untrusted) code:\n")
+    print(DEMO_REPLY)
+    blocks = extract_code_blocks(DEMO_REPLY)
+    print(f"Running {len(blocks)} block(s) with --executor {args.executor} ...\n", flush=True)
+    with _executor(args) as executor:
+        result = executor.execute(blocks)
+        where = getattr(executor, "image", "this machine")
+    print(f"ExecutionResult (ran in {where}):")
+    print(json.dumps(result.to_dict(), indent=2))
+    return 0 if result.ok else 1
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from .doctor import run_checks
+
+    return run_checks(image=args.image, out=sys.stdout)
+
+
+def _reap(args: argparse.Namespace) -> int:
+    from .reap import reap
+
+    removed = reap(everything=args.all, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    for c in removed:
+        print(f"{verb} {c.id} (owner pid {c.owner_pid}, {c.status})")
+    print(f"{verb} {len(removed)} container(s)")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sandbox", description="Run untrusted code in a sandbox.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def runner_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--executor", choices=["docker", "local"], default="docker", help="where the code runs (default: docker)")
+        p.add_argument("--timeout", type=float, default=60, help="seconds for the whole call (default: 60)")
+        p.add_argument("--image", default=None, help="Docker image (default: python:3.11-slim)")
+        p.add_argument("--runtime", default=None, help="Docker runtime, e.g. runsc for gVisor")
+        p.add_argument("--work-dir", default=None, help="workspace directory (default: a temporary one)")
+        p.add_argument("--json", action="store_true", help="print the full result as JSON")
+
+    run = sub.add_parser("run", help="run a file (language from its extension or content; - reads stdin)")
+    run.add_argument("file")
+    run.add_argument("--lang", default=None)
+    runner_options(run)
+    ex = sub.add_parser("exec", help="run code given on the command line")
+    ex.add_argument("--lang", default="python")
+    ex.add_argument("-c", dest="code", required=True)
+    runner_options(ex)
+    demo = sub.add_parser("demo", help="run an example of untrusted LLM code and print its result")
+    runner_options(demo)
+    doctor = sub.add_parser("doctor", help="check the engine, the image and the runtimes")
+    doctor.add_argument("--image", default=None)
+    reap = sub.add_parser("reap", help="remove leftover sandbox containers whose owner is gone")
+    reap.add_argument("--all", action="store_true", help="remove every sandbox container, owned or not")
+    reap.add_argument("--dry-run", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args, _blocks_from_file(args.file, args.lang))
+        if args.command == "exec":
+            return _run(args, [CodeBlock(args.code, args.lang)])
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "doctor":
+            return _doctor(args)
+        if args.command == "reap":
+            return _reap(args)
+    except SandboxError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return EXIT_ENGINE_ERROR
+    except KeyboardInterrupt:
+        return 130
+    return 2
