@@ -1,0 +1,113 @@
+"""Fixtures for the agent tests: a scripted OpenAI server on loopback, an executor that records.
+
+Safety: every test runs in its own working directory (the disk cache lands there) with
+`OPENAI_BASE_URL` pointing at a closed loopback port and proxies switched off, so a test
+that forgot its `base_url` fails fast on 127.0.0.1 and never reaches a real API.
+
+Docker policy (as in tests/conftest.py): with SANDBOX_REQUIRE_DOCKER=1 or CI=true a missing
+engine or image fails the test; otherwise the test is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# This directory is named `agents`, like the package under test, and pytest puts `tests/` on
+# sys.path (tests/conftest.py has no package), so `import agents` would find this directory
+# as a namespace package: the editable install's finder runs after the path scan. A regular
+# package anywhere on sys.path wins over a namespace portion, so the repository root is added.
+# (pyproject's `[tool.pytest.ini_options] pythonpath = ["."]` would do the same for every test.)
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.append(_ROOT)
+if "agents" in sys.modules and getattr(sys.modules["agents"], "__file__", None) is None:
+    del sys.modules["agents"]  # a namespace package created before this conftest ran
+
+from agents import RetryPolicy  # noqa: E402
+from openai_server import ScriptedOpenAIServer  # noqa: E402
+from recording_executor import RecordingExecutor  # noqa: E402
+
+MODEL = "scripted-model"
+FAST_RETRY = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.02)
+REQUIRE_DOCKER = os.environ.get("SANDBOX_REQUIRE_DOCKER") == "1" or os.environ.get("CI") == "true"
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # discard port: nothing listens
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedOpenAIServer]:
+    with ScriptedOpenAIServer() as s:
+        yield s
+
+
+@pytest.fixture
+def llm_config(server: ScriptedOpenAIServer) -> dict[str, Any]:
+    """The seeds' llm_config shape, pointed at the scripted server, cache off, fast retries."""
+    return {
+        "config_list": [{"model": MODEL, "api_key": "sk-test", "base_url": server.base_url}],
+        "temperature": 0,
+        "cache_seed": None,
+        "retry": FAST_RETRY,
+    }
+
+
+@pytest.fixture
+def recorder() -> RecordingExecutor:
+    return RecordingExecutor()
+
+
+_docker_problem: list[str] = []
+
+
+def docker_problem() -> str | None:
+    """Why the Docker runner cannot be used here, or None (checked once per session)."""
+    if not _docker_problem:
+        try:
+            import docker
+
+            from sandbox.executors.docker import DEFAULT_IMAGE
+
+            client = docker.from_env(timeout=5)
+            try:
+                client.ping()
+                client.images.get(DEFAULT_IMAGE)
+                _docker_problem.append("")
+            except Exception as exc:
+                _docker_problem.append(f"engine or image {DEFAULT_IMAGE} unusable: {exc}")
+            finally:
+                client.close()
+        except Exception as exc:
+            _docker_problem.append(f"no Docker engine answers: {exc}")
+    return _docker_problem[0] or None
+
+
+def require_docker() -> None:
+    problem = docker_problem()
+    if problem is None:
+        return
+    if REQUIRE_DOCKER:
+        pytest.fail(f"Docker is required here (CI / SANDBOX_REQUIRE_DOCKER=1) but unusable: {problem}")
+    pytest.skip(problem)
+
+
+@pytest.fixture(params=["local", pytest.param("docker", marks=pytest.mark.docker)])
+def runner(request: pytest.FixtureRequest) -> str:
+    """The `use_docker` choice for a seed program: the local runner and the Docker runner."""
+    if request.param == "docker":
+        require_docker()
+    return str(request.param)
+
