@@ -31,6 +31,7 @@ from typing import Any
 import docker
 import docker.errors
 from docker.types import Ulimit
+from docker.utils.socket import frames_iter
 
 from ..environment import DEFAULT_PATH, minimal_env
 from ..labels import owner_labels
@@ -223,17 +224,14 @@ class DockerExecutor(BaseExecutor):
         argv = [_INTERPRETERS[language.runner or "sh"], f"{CONTAINER_WORKSPACE}/{script}"]
         with translate(image=self.image, runtime=self.runtime):
             exec_id = api.exec_create(container.id, argv, workdir=CONTAINER_WORKSPACE, user=self.user)["Id"]
-            stream = api.exec_start(exec_id, stream=True, demux=True)
+            stream = _ExecStream(api, exec_id)
         done = threading.Event()
         failure: list[BaseException] = []
 
         def pump() -> None:
             try:
-                for out, err in stream:
-                    if out:
-                        output.write(index, STDOUT, out)
-                    if err:
-                        output.write(index, STDERR, err)
+                for stream_id, data in stream.frames():
+                    output.write(index, STDERR if stream_id == 2 else STDOUT, data)
             except Exception as exc:  # the stream breaks when we kill the container: expected
                 failure.append(exc)
             finally:
@@ -245,8 +243,10 @@ class DockerExecutor(BaseExecutor):
         if stop is not None:
             self._remove(container)  # kills every process of the run at once
             reader.join(2)
+            stream.close()
             return BlockRun(exit_code=None, stop_reason=stop)
         reader.join()
+        stream.close()
         with translate(image=self.image):
             exit_code = api.exec_inspect(exec_id).get("ExitCode")
             oom = exit_code == 137 and self._oom_killed(container, started)
@@ -292,6 +292,37 @@ def _connect() -> docker.DockerClient:
     except Exception as exc:  # docker-py raises DockerException or requests errors here
         raise engine_unavailable(type(exc).__name__ if not str(exc) else str(exc).split("(")[0].strip()) from exc
     return client
+
+
+class _ExecStream:
+    """The attached output of one exec, as (stream id, bytes) frames in the engine's order.
+
+    docker-py's `exec_start(stream=True)` hands back a generator whose upgraded socket is only
+    released by the garbage collector (a ResourceWarning per call, and descriptors piling up
+    until then); here we keep the HTTP response and close it, and its socket, ourselves.
+    """
+
+    def __init__(self, api: Any, exec_id: str) -> None:
+        self._response = api._post_json(
+            api._url("/exec/{0}/start", exec_id),
+            headers={"Connection": "Upgrade", "Upgrade": "tcp"},
+            data={"Tty": False, "Detach": False},
+            stream=True,
+        )
+        api._raise_for_status(self._response)
+        self._socket = api._get_raw_response_socket(self._response)
+
+    def frames(self) -> Any:
+        return frames_iter(self._socket, tty=False)
+
+    def close(self) -> None:
+        try:
+            self._response.close()
+            raw = getattr(self._socket, "_sock", None)
+            if raw is not None:
+                raw.close()
+        except Exception:
+            pass  # closing a socket the engine already dropped
 
 
 def _default_user() -> str:

@@ -1,0 +1,110 @@
+"""The executor fixture: one conformance suite, stamped out over every backend.
+
+Docker tests never skip silently in CI: with SANDBOX_REQUIRE_DOCKER=1 (set by scripts/test
+when CI=true) a missing engine or image fails the run. Every executor a test makes is closed
+by the fixture, and the fixture then checks that nothing leaked: no container of that
+executor left on the engine, no process left under the test process.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psutil
+import pytest
+
+from sandbox import CodeExecutor
+from sandbox.labels import EXECUTOR, MANAGED
+
+BACKENDS = ["local", "docker", "docker-session"]
+REQUIRE_DOCKER = os.environ.get("SANDBOX_REQUIRE_DOCKER") == "1" or os.environ.get("CI") == "true"
+_docker_problem: list[str] = []
+
+
+def docker_problem() -> str | None:
+    """Why Docker tests cannot run here, or None when they can (checked once per session)."""
+    if not _docker_problem:
+        try:
+            from sandbox.executors.docker import DEFAULT_IMAGE, _connect
+
+            client = _connect()
+            try:
+                client.images.get(DEFAULT_IMAGE)
+                _docker_problem.append("")
+            except Exception:
+                _docker_problem.append(f"image {DEFAULT_IMAGE} missing: run scripts/setup")
+            finally:
+                client.close()
+        except Exception as exc:
+            _docker_problem.append(str(exc))
+    return _docker_problem[0] or None
+
+
+def require_docker() -> None:
+    problem = docker_problem()
+    if problem is None:
+        return
+    if REQUIRE_DOCKER:
+        pytest.fail(f"Docker is required here (CI / SANDBOX_REQUIRE_DOCKER=1) but unusable: {problem}")
+    pytest.skip(f"no usable Docker engine: {problem}")
+
+
+def _containers_of(executor_id: str) -> list[Any]:
+    from sandbox.executors.docker import _connect
+
+    client = _connect()
+    try:
+        return list(client.containers.list(all=True, filters={"label": [f"{MANAGED}=true", f"{EXECUTOR}={executor_id}"]}))
+    finally:
+        client.close()
+
+
+def _assert_no_leaks(made: list[Any]) -> None:
+    deadline = time.monotonic() + 5
+    for ex in made:
+        if hasattr(ex, "image"):  # a DockerExecutor: its containers must be gone
+            while (left := _containers_of(ex.id)) and time.monotonic() < deadline:
+                time.sleep(0.1)  # auto-remove finishes asynchronously
+            assert not left, f"containers left behind: {[c.short_id for c in left]}"
+    while (children := psutil.Process().children(recursive=True)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not children, f"processes left behind: {[(p.pid, p.name()) for p in children]}"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    if name.startswith("docker"):
+        require_docker()
+    return name
+
+
+@pytest.fixture
+def make_executor(backend: str, tmp_path: Any) -> Iterator[Callable[..., CodeExecutor]]:
+    """Factory: `make_executor(timeout=5, env={...})` for the backend under test."""
+    made: list[Any] = []
+
+    def make(**kwargs: Any) -> CodeExecutor:
+        if backend == "local":
+            from sandbox import LocalExecutor
+
+            ex: Any = LocalExecutor(**kwargs)
+        else:
+            from sandbox import DockerExecutor
+
+            ex = DockerExecutor(session=backend == "docker-session", **kwargs)
+        made.append(ex)
+        return ex  # type: ignore[no-any-return]
+
+    yield make
+    for ex in made:
+        ex.close()
+    _assert_no_leaks(made)
+
+
+@pytest.fixture
+def executor(make_executor: Callable[..., CodeExecutor]) -> CodeExecutor:
+    return make_executor(timeout=20)
