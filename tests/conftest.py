@@ -74,6 +74,12 @@ def _assert_no_leaks(made: list[Any]) -> None:
     assert not children, f"processes left behind: {[(p.pid, p.name()) for p in children]}"
 
 
+@pytest.fixture
+def docker_required() -> None:
+    """Skip (or, in CI, fail) when no Docker engine with the sandbox image is usable."""
+    require_docker()
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     name: str = request.param

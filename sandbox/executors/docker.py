@@ -39,7 +39,8 @@ from ..languages import Language
 from ..limits import parse_size
 from ..output import DEFAULT_OUTPUT_LIMIT, STDERR, STDOUT, OutputBuffer
 from .base import BaseExecutor, BlockRun, RunControl
-from .docker_errors import engine_unavailable, translate
+from ..errors import ImageNotFoundError
+from .docker_errors import OFFLINE_IMAGE_HINT, engine_unavailable, translate
 from .ownership import hand_back, lend
 
 __all__ = ["DEFAULT_IMAGE", "SANDBOX_UID", "DockerExecutor"]
@@ -210,7 +211,13 @@ class DockerExecutor(BaseExecutor):
             except docker.errors.ImageNotFound:
                 if not self.auto_pull:
                     raise
-            self._client.images.pull(self.image)
+            try:
+                self._client.images.pull(self.image)
+            except docker.errors.APIError as exc:  # no registry, no such image, no credentials
+                raise ImageNotFoundError(
+                    f"image {self.image!r} is not here and pulling it failed ({exc.explanation or exc}): "
+                    + OFFLINE_IMAGE_HINT.format(image=self.image)
+                ) from exc
 
     # -- one block ------------------------------------------------------------------------------
 
@@ -286,10 +293,14 @@ class DockerExecutor(BaseExecutor):
 
 
 def _connect() -> docker.DockerClient:
+    """A client for the engine DOCKER_HOST names, checked with a ping; fails with the fix named."""
+    client = None
     try:
         client = docker.from_env(timeout=30)
         client.ping()
     except Exception as exc:  # docker-py raises DockerException or requests errors here
+        if client is not None:
+            client.close()
         raise engine_unavailable(type(exc).__name__ if not str(exc) else str(exc).split("(")[0].strip()) from exc
     return client
 
