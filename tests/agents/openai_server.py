@@ -1,12 +1,13 @@
 """A scripted OpenAI-compatible server on loopback, for driving the real `openai` client.
 
     with ScriptedOpenAIServer() as server:
-        server.reply("Here is the code ...", "All good. TERMINATE")
-        server.fail_next(2, status=429)          # the next two requests get 429
+        server.fail_next(2, status=429)          # the first two requests get 429,
+        server.reply("Here is the code ...", "All good. TERMINATE")   # then these, in order
         ...  # point llm_config's base_url at server.base_url
         server.requests[0]["messages"]           # every request body, as JSON, in order
 
-Only `POST /v1/chat/completions` is answered. Replies are served in order; each answer carries
+Only `POST /v1/chat/completions` is answered. Replies and failures form one script, served in
+the order they were queued; each answer carries
 a `usage` block (given, or counted from the request and reply so tests can predict it). When
 the script runs out the server answers 400 (an error no client retries), so a test that makes
 more requests than it scripted fails loudly instead of hanging. It binds 127.0.0.1 only.
@@ -58,13 +59,14 @@ class ScriptedOpenAIServer:
         self.requests: list[dict[str, Any]] = []  # bodies of every chat-completions request
         self.responses: list[dict[str, Any]] = []  # every successful response body sent
         self.statuses: list[int] = []  # the HTTP status of every answer, in order
-        self.headers: list[dict[str, str]] = []
-        self._replies: collections.deque[ScriptedReply] = collections.deque()
-        self._failures: collections.deque[_Failure] = collections.deque()
+        self.headers: list[dict[str, str]] = []  # request headers, names lower-cased
+        self._script: collections.deque[ScriptedReply | _Failure] = collections.deque()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="scripted-openai", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="scripted-openai", daemon=True
+        )
 
     # -- scripting -----------------------------------------------------------------------------
 
@@ -74,26 +76,26 @@ class ScriptedOpenAIServer:
         return f"http://{host}:{port}/v1"
 
     def reply(self, *contents: str | ReplyFunc | ScriptedReply) -> None:
-        """Queue answers, served in order."""
+        """Queue answers, served in order after what is already queued."""
         with self._lock:
             for c in contents:
-                self._replies.append(c if isinstance(c, ScriptedReply) else ScriptedReply(content=c))
+                self._script.append(c if isinstance(c, ScriptedReply) else ScriptedReply(content=c))
 
     def fail_next(self, n: int, *, status: int = 500, delay: float = 0.0, retry_after: float | None = None) -> None:
-        """Answer the next `n` requests with `status` (after `delay` seconds) instead of a reply."""
+        """Queue `n` answers with HTTP `status` (sent after `delay` seconds) instead of replies."""
         headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
         with self._lock:
-            self._failures.extend(_Failure(status=status, delay=delay, headers=headers) for _ in range(n))
+            self._script.extend(_Failure(status=status, delay=delay, headers=headers) for _ in range(n))
 
     def stall_next(self, n: int, seconds: float) -> None:
-        """Hold the next `n` requests for `seconds`, then answer 504: a client with a shorter
-        timeout gives up first, which is the case under test."""
+        """Queue `n` answers that hold the request for `seconds`, then answer 504: a client
+        with a shorter timeout gives up first, which is the case under test."""
         self.fail_next(n, status=504, delay=seconds)
 
     @property
     def pending(self) -> int:
         with self._lock:
-            return len(self._replies)
+            return len(self._script)
 
     @property
     def successes(self) -> int:
@@ -128,8 +130,9 @@ class ScriptedOpenAIServer:
         with self._lock:
             self.requests.append(request)
             self.headers.append(headers)
-            failure = self._failures.popleft() if self._failures else None
-            scripted = None if failure else (self._replies.popleft() if self._replies else None)
+            step = self._script.popleft() if self._script else None
+        failure = step if isinstance(step, _Failure) else None
+        scripted = step if isinstance(step, ScriptedReply) else None
         if failure is not None:
             kind = "rate_limit_exceeded" if failure.status == 429 else "server_error"
             error = {"error": {"message": f"scripted {failure.status}", "type": kind, "code": kind}}
@@ -168,7 +171,7 @@ class ScriptedOpenAIServer:
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                status, payload, extra, delay = server._answer(self.path, body, dict(self.headers.items()))
+                status, payload, extra, delay = server._answer(self.path, body, {k.lower(): v for k, v in self.headers.items()})
                 if delay:
                     time.sleep(delay)
                 with server._lock:
