@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import threading
 import time
 import uuid
@@ -40,7 +41,7 @@ from ..limits import parse_size
 from ..output import DEFAULT_OUTPUT_LIMIT, STDERR, STDOUT, OutputBuffer
 from .base import BaseExecutor, BlockRun, RunControl
 from ..errors import ImageNotFoundError
-from .docker_errors import OFFLINE_IMAGE_HINT, engine_unavailable, translate
+from .docker_errors import OFFLINE_IMAGE_HINT, engine_address, engine_unavailable, translate
 from .ownership import hand_back, lend
 
 __all__ = ["DEFAULT_IMAGE", "SANDBOX_UID", "DockerExecutor"]
@@ -294,6 +295,16 @@ class DockerExecutor(BaseExecutor):
 
 def _connect() -> docker.DockerClient:
     """A client for the engine DOCKER_HOST names, checked with a ping; fails with the fix named."""
+    address = engine_address()
+    if address.startswith("unix://"):
+        # Probe the socket ourselves: docker-py leaks its socket when its constructor's version
+        # probe cannot connect, and "No such file or directory" is the clearer message anyway.
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.settimeout(5)
+                probe.connect(address[len("unix://"):])
+            except OSError as exc:
+                raise engine_unavailable(exc.strerror or type(exc).__name__) from None
     client = None
     try:
         client = docker.from_env(timeout=30)
