@@ -49,6 +49,8 @@ class Workspace:
             return
         self.owned = False
         p = Path(path).expanduser()
+        if p.exists() and not p.is_dir():
+            raise WorkspaceError(f"work_dir {p} exists and is not a directory; pass a directory path")
         try:
             p.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -56,8 +58,6 @@ class Workspace:
                 f"cannot create the workspace {p}: {exc.strerror}; pass a writable work_dir "
                 "or work_dir=None for a temporary one"
             ) from exc
-        if not p.is_dir():
-            raise WorkspaceError(f"work_dir {p} exists and is not a directory; pass a directory path")
         if not os.access(p, os.W_OK | os.X_OK):
             raise WorkspaceError(f"work_dir {p} is not writable by this user; fix its permissions or pass another")
         self.path = p.resolve()
