@@ -10,7 +10,6 @@ engine or image fails the test; otherwise the test is skipped with the reason.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,11 +30,11 @@ if "agents" in sys.modules and getattr(sys.modules["agents"], "__file__", None) 
 
 from agents import RetryPolicy  # noqa: E402
 from openai_server import ScriptedOpenAIServer  # noqa: E402
+from docker_policy import require_docker  # noqa: E402
 from recording_executor import RecordingExecutor  # noqa: E402
 
 MODEL = "scripted-model"
 FAST_RETRY = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.02)
-REQUIRE_DOCKER = os.environ.get("SANDBOX_REQUIRE_DOCKER") == "1" or os.environ.get("CI") == "true"
 
 
 @pytest.fixture(autouse=True)
@@ -68,40 +67,6 @@ def llm_config(server: ScriptedOpenAIServer) -> dict[str, Any]:
 @pytest.fixture
 def recorder() -> RecordingExecutor:
     return RecordingExecutor()
-
-
-_docker_problem: list[str] = []
-
-
-def docker_problem() -> str | None:
-    """Why the Docker runner cannot be used here, or None (checked once per session)."""
-    if not _docker_problem:
-        try:
-            import docker
-
-            from sandbox.executors.docker import DEFAULT_IMAGE
-
-            client = docker.from_env(timeout=5)
-            try:
-                client.ping()
-                client.images.get(DEFAULT_IMAGE)
-                _docker_problem.append("")
-            except Exception as exc:
-                _docker_problem.append(f"engine or image {DEFAULT_IMAGE} unusable: {exc}")
-            finally:
-                client.close()
-        except Exception as exc:
-            _docker_problem.append(f"no Docker engine answers: {exc}")
-    return _docker_problem[0] or None
-
-
-def require_docker() -> None:
-    problem = docker_problem()
-    if problem is None:
-        return
-    if REQUIRE_DOCKER:
-        pytest.fail(f"Docker is required here (CI / SANDBOX_REQUIRE_DOCKER=1) but unusable: {problem}")
-    pytest.skip(problem)
 
 
 @pytest.fixture(params=["local", pytest.param("docker", marks=pytest.mark.docker)])
