@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
@@ -135,12 +134,13 @@ class LocalExecutor(BaseExecutor):
                     control.stop(StopReason.TIMEOUT)
                 if control.stopped:
                     return control.stop_reason
-                if not sel.get_map() and proc.poll() is not None:
-                    return None
                 wait = min(0.05, max(control.remaining(), 0.0))
-                if not sel.get_map():
-                    time.sleep(wait)  # the code closed its pipes but still runs
-                    continue
+                if not sel.get_map():  # pipes closed: wait for the exit itself, not a poll tick
+                    try:
+                        proc.wait(wait)
+                        return None
+                    except subprocess.TimeoutExpired:
+                        continue  # the code closed its pipes but still runs
                 for key, _ in sel.select(wait):
                     try:
                         data = os.read(key.fd, 65536)
