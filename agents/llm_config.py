@@ -9,6 +9,9 @@ Top-level keys are defaults for every entry of `config_list`; an entry's own key
 without `config_list` is one entry. `api_key` and `base_url` fall back to `OPENAI_API_KEY` and
 `OPENAI_BASE_URL`, as the `openai` client does. Unknown keys are refused (a typo such as
 `temprature` would otherwise be silently ignored and the run would not be deterministic).
+
+Caching is off unless `cache_seed` is given: AutoGen 0.2 cached by default (seed 41), so a
+rerun replayed old answers, even bad ones, without saying so.
 """
 
 from __future__ import annotations

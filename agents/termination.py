@@ -31,12 +31,20 @@ __all__ = [
 # emphasis. Not `)`, quotes or backticks, so `print("TERMINATE")` at the end of a code block
 # does not end the chat before the code runs.
 _TERMINATE_AT_END = re.compile(r"(?<![A-Za-z0-9_])TERMINATE[\s.!?,;:*_~]*\Z")
+# The proxy's report of a run. What the code printed is not an agent saying it is done: a
+# program whose output ends in TERMINATE must not end the chat from the assistant's side.
+_EXECUTION_REPORT = re.compile(r"\Aexitcode: -?\d+ \(execution (?:succeeded|failed)\)\nCode output: ")
 
 
 def default_is_termination_msg(message: Mapping[str, Any]) -> bool:
-    """True when the message's content ends with `TERMINATE` (trailing punctuation allowed)."""
+    """True when the message's content ends with `TERMINATE` (trailing punctuation allowed).
+
+    A code-execution report (`exitcode: ...`) never is, whatever the code printed.
+    """
     content = message.get("content")
-    return isinstance(content, str) and _TERMINATE_AT_END.search(content) is not None
+    if not isinstance(content, str) or _EXECUTION_REPORT.match(content):
+        return False
+    return _TERMINATE_AT_END.search(content) is not None
 
 
 class TerminationCondition:

@@ -43,6 +43,7 @@ def make_pair(llm_config: dict[str, Any], executor: RecordingExecutor, **proxy: 
         ('```python\nprint("TERMINATE")\n```', False),  # code to run, not a sign-off
         ("NOTTERMINATE", False),
         ("", False),
+        ("exitcode: 0 (execution succeeded)\nCode output: TERMINATE\n", False),  # what the code printed
     ],
 )
 def test_default_is_termination_msg(content: str, ends: bool) -> None:
@@ -72,6 +73,16 @@ def test_code_runs_then_termination_message_ends_the_chat(server: ScriptedOpenAI
     # The model sees its own turns as `assistant` and the proxy's as `user`, after its system message.
     roles = [m["role"] for m in server.requests[1]["messages"]]
     assert roles == ["system", "user", "assistant", "user"]
+
+
+def test_code_that_prints_terminate_does_not_end_the_chat(server: ScriptedOpenAIServer, llm_config: dict[str, Any],
+                                                          recorder: RecordingExecutor) -> None:
+    recorder.default_output = "TERMINATE\n"
+    server.reply(fenced("print('TERMINATE')"), "It printed the word. TERMINATE")
+    assistant, user_proxy = make_pair(llm_config, recorder)
+    result = user_proxy.initiate_chat(assistant, message="print the word", silent=True)
+    assert len(server.requests) == 2  # the assistant answered the report instead of stopping
+    assert result.stop_message == "user_proxy received a termination message from coder"
 
 
 def test_custom_is_termination_msg_replaces_the_default(server: ScriptedOpenAIServer, llm_config: dict[str, Any],

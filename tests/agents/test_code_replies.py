@@ -5,6 +5,7 @@ Also which code is run (the newest unanswered message, once) and who owns the ex
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
@@ -165,6 +166,19 @@ def test_the_proxy_closes_the_executor_it_created(server: ScriptedOpenAIServer, 
     assert not work_dir.exists()  # its temporary workspace went with it
     with pytest.raises(RuntimeError, match="closed"):
         _ = proxy.code_executor
+
+
+def test_a_dropped_proxy_releases_its_executor(server: ScriptedOpenAIServer, llm_config: dict[str, Any]) -> None:
+    """Without close(), collection (not only interpreter exit) closes what the proxy made."""
+    server.reply(fenced("print(1)"), "TERMINATE")
+    assistant = AssistantAgent("coder", llm_config=llm_config)
+    proxy = UserProxyAgent("user_proxy", human_input_mode="NEVER", code_execution_config={"use_docker": False})
+    proxy.initiate_chat(assistant, message="go", silent=True)
+    executor = proxy.code_executor
+    assert executor is not None and not executor.closed  # type: ignore[attr-defined]
+    del proxy, assistant  # the two agents reference each other through their histories
+    gc.collect()
+    assert executor.closed  # type: ignore[attr-defined]
 
 
 def test_a_given_executor_stays_the_callers(recorder: RecordingExecutor) -> None:
