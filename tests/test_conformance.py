@@ -247,7 +247,10 @@ def test_100mb_of_output_is_capped_with_head_and_tail_and_bounded_memory(executo
     kept = len(result.output.encode())
     assert kept == 1 << 20
     assert result.truncated and result.truncated_bytes == total - kept
-    assert result.output.startswith("HEAD\n") and result.output.endswith("\nTAIL\n")
+    # Head and tail of each stream survive; across streams the reader may see the last writes
+    # in either order (a pipe buffer of stderr can lag behind stdout), so only the window is checked.
+    assert result.stdout.startswith("HEAD\n") and result.stdout.endswith("\nTAIL\n")
+    assert result.output.startswith("HEAD\n") and "\nTAIL\n" in result.output[-(1 << 19):]
     assert peak < 32 * (1 << 20), f"the caller held {peak / 2**20:.1f} MiB for 100 MB of output"
 
 
