@@ -14,6 +14,7 @@ Policy, in order, for one request:
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -97,6 +98,7 @@ class LLMClient:
         seed = self.config.cache_seed
         self.cache = None if seed is None else ResponseCache(seed, self.config.cache_root)
         self._clients: dict[int, openai.OpenAI] = {}
+        self._finalizers: list[weakref.finalize] = []
         self._lock = threading.Lock()
 
     def _client(self, index: int, entry: ModelConfig) -> openai.OpenAI:
@@ -111,6 +113,9 @@ class LLMClient:
                     max_retries=0,  # tenacity owns retries; two stacked policies multiply waits
                 )
                 self._clients[index] = client
+                # An agent dropped without close() (the tutorials never close theirs) still
+                # closes its connections when collected, before the sockets would warn.
+                self._finalizers.append(weakref.finalize(self, client.close))
             return client
 
     def create(self, messages: Sequence[Mapping[str, Any]]) -> Completion:
@@ -162,6 +167,6 @@ class LLMClient:
     def close(self) -> None:
         """Close the HTTP connection pools; idempotent."""
         with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            client.close()
+            finalizers, self._finalizers, self._clients = self._finalizers, [], {}
+        for finalizer in finalizers:
+            finalizer()  # closes the client once, then detaches

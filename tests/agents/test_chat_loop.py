@@ -112,6 +112,17 @@ def test_max_consecutive_auto_reply(server: ScriptedOpenAIServer, llm_config: di
     assert len(server.requests) == 3 and server.pending == 0
 
 
+def test_the_assistants_own_auto_reply_limit(server: ScriptedOpenAIServer, llm_config: dict[str, Any],
+                                             recorder: RecordingExecutor) -> None:
+    server.reply(fenced("print(1)"), "never requested")
+    assistant = AssistantAgent("coder", llm_config=llm_config, max_consecutive_auto_reply=1)
+    user_proxy = UserProxyAgent("user_proxy", human_input_mode="NEVER", code_execution_config={"executor": recorder})
+    result = user_proxy.initiate_chat(assistant, message="go", silent=True)
+    assert result.stop_reason is StopReason.MAX_CONSECUTIVE_AUTO_REPLY
+    assert result.stop_message == "coder sent max_consecutive_auto_reply=1 automatic replies in a row"
+    assert len(server.requests) == 1 and len(result.chat_history) == 3
+
+
 def test_max_turns(server: ScriptedOpenAIServer, llm_config: dict[str, Any], recorder: RecordingExecutor) -> None:
     server.reply(fenced("print(1)"), fenced("print(2)"), "never requested")
     assistant, user_proxy = make_pair(llm_config, recorder)
@@ -201,8 +212,9 @@ def test_clear_history_false_continues_the_conversation(server: ScriptedOpenAISe
                                                         recorder: RecordingExecutor) -> None:
     server.reply("flatten written. TERMINATE", "depth added. TERMINATE", "fresh start. TERMINATE")
     assistant, user_proxy = make_pair(llm_config, recorder)
-    user_proxy.initiate_chat(assistant, message="Write flatten.", silent=True)
+    first = user_proxy.initiate_chat(assistant, message="Write flatten.", silent=True)
     second = user_proxy.initiate_chat(assistant, message="Now add a depth parameter.", clear_history=False, silent=True)
+    assert first.stop_reason is second.stop_reason is StopReason.TERMINATION_MSG
 
     assert [m["content"] for m in second.chat_history] == [
         "Write flatten.", "flatten written. TERMINATE", "Now add a depth parameter.", "depth added. TERMINATE",

@@ -151,6 +151,7 @@ def test_a_rerun_is_served_from_disk(server: ScriptedOpenAIServer, llm_config: d
     first = chat_once(llm_config)
     second = chat_once(llm_config)
     assert len(server.requests) == 1  # the second chat sent nothing
+    assert first.stop_reason is second.stop_reason is StopReason.TERMINATION_MSG
     assert second.chat_history == first.chat_history
     assert first.cost.models["scripted-model"] == TokenUsage(requests=1, prompt_tokens=30, completion_tokens=5,
                                                              total_tokens=35)

@@ -112,10 +112,6 @@ def run_program(name: str, runner: str, server: ScriptedOpenAIServer, monkeypatc
 
 
 
-def last_request_text(server: ScriptedOpenAIServer) -> str:
-    return str(server.requests[-1]["messages"][-1]["content"])
-
-
 def test_binary_search_program(runner: str, server: ScriptedOpenAIServer, monkeypatch: pytest.MonkeyPatch,
                                capsys: pytest.CaptureFixture[str]) -> None:
     server.reply(fenced(BINARY_SEARCH, before="Here is a clean implementation of `binary_search` with tests:"), DONE)
