@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from sandbox import CodeBlock, CodeExecutor, ExecutionResult
 
@@ -175,7 +175,7 @@ class ConversableAgent:
         if self.client is not None:
             self.client.close()
 
-    def __enter__(self) -> ConversableAgent:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

@@ -120,7 +120,9 @@ class ScriptedOpenAIServer:
 
     # -- serving -------------------------------------------------------------------------------
 
-    def _answer(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any], Mapping[str, str], float]:
+    def _answer(
+        self, path: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any], Mapping[str, str], float]:
         if path.rstrip("/") != "/v1/chat/completions":
             return 404, {"error": {"message": f"no route {path}", "type": "invalid_request_error"}}, {}, 0.0
         try:
@@ -171,7 +173,8 @@ class ScriptedOpenAIServer:
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                status, payload, extra, delay = server._answer(self.path, body, {k.lower(): v for k, v in self.headers.items()})
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, payload, extra, delay = server._answer(self.path, body, headers)
                 if delay:
                     time.sleep(delay)
                 with server._lock:

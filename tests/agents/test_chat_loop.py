@@ -22,7 +22,9 @@ from openai_server import ScriptedOpenAIServer, fenced
 from recording_executor import RecordingExecutor
 
 
-def make_pair(llm_config: dict[str, Any], executor: RecordingExecutor, **proxy: Any) -> tuple[AssistantAgent, UserProxyAgent]:
+def make_pair(
+    llm_config: dict[str, Any], executor: RecordingExecutor, **proxy: Any
+) -> tuple[AssistantAgent, UserProxyAgent]:
     assistant = AssistantAgent("coder", llm_config=llm_config)
     proxy.setdefault("human_input_mode", "NEVER")
     user_proxy = UserProxyAgent("user_proxy", code_execution_config={"executor": executor}, **proxy)
@@ -93,7 +95,8 @@ def test_custom_is_termination_msg_replaces_the_default(server: ScriptedOpenAISe
     )
     result = user_proxy.initiate_chat(assistant, message="go", silent=True)
     assert result.stop_reason is StopReason.TERMINATION_MSG
-    assert [m["content"] for m in result.chat_history if m["name"] == "coder"] == ["TERMINATE", "still going", "ALL DONE!"]
+    said = [m["content"] for m in result.chat_history if m["name"] == "coder"]
+    assert said == ["TERMINATE", "still going", "ALL DONE!"]
     # No code in the assistant's messages: the proxy sent its default auto reply (AutoGen's "").
     assert [m["content"] for m in result.chat_history if m["name"] == "user_proxy"][1:] == ["", ""]
     assert recorder.calls == []
@@ -228,7 +231,8 @@ def test_clear_history_false_continues_the_conversation(server: ScriptedOpenAISe
 
 def test_transcript_is_printed_unless_silent(server: ScriptedOpenAIServer, llm_config: dict[str, Any],
                                              recorder: RecordingExecutor, capsys: pytest.CaptureFixture[str]) -> None:
-    server.reply(fenced("echo hi", "sh") + "\n" + "```python\nprint(2)\n```", "TERMINATE", fenced("print(3)"), "TERMINATE")
+    two_blocks = fenced("echo hi", "sh") + "\n```python\nprint(2)\n```\n"
+    server.reply(two_blocks, "TERMINATE", fenced("print(3)"), "TERMINATE")
     assistant, user_proxy = make_pair(llm_config, recorder)
     user_proxy.initiate_chat(assistant, message="go")
     out = capsys.readouterr().out
@@ -245,3 +249,13 @@ def test_a_chat_with_itself_is_refused(llm_config: dict[str, Any]) -> None:
     assistant = AssistantAgent("coder", llm_config=llm_config)
     with pytest.raises(ValueError, match="itself"):
         assistant.initiate_chat(assistant, message="hi")
+
+
+def test_generate_reply_outside_a_chat(server: ScriptedOpenAIServer, llm_config: dict[str, Any]) -> None:
+    server.reply("a reply")
+    assistant = AssistantAgent("coder", llm_config=llm_config, system_message="Be brief.")
+    assert assistant.generate_reply(messages=[{"content": "hi", "role": "user", "name": "someone"}]) == "a reply"
+    assert server.requests[0]["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "hi", "name": "someone"},
+    ]

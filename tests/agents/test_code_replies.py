@@ -88,10 +88,22 @@ def test_a_custom_budget(server: ScriptedOpenAIServer, llm_config: dict[str, Any
 def test_an_endless_loop_times_out_and_the_model_hears_it(server: ScriptedOpenAIServer,
                                                           llm_config: dict[str, Any]) -> None:
     # The tutorial's buggy binary_search (`pass` where `return mid` belongs) never ends.
-    endless = ("def binary_search(arr, target):\n    left, right = 0, len(arr) - 1\n    while left <= right:\n"
-               "        mid = (left + right) // 2\n        if arr[mid] == target:\n            pass\n"
-               "        elif arr[mid] < target:\n            left = mid + 1\n        else:\n            right = mid - 1\n"
-               "    return -1\n\nprint('searching')\nbinary_search([1, 3, 5], 3)\n")
+    endless = """
+def binary_search(arr, target):
+    left, right = 0, len(arr) - 1
+    while left <= right:
+        mid = (left + right) // 2
+        if arr[mid] == target:
+            pass
+        elif arr[mid] < target:
+            left = mid + 1
+        else:
+            right = mid - 1
+    return -1
+
+print('searching')
+binary_search([1, 3, 5], 3)
+"""
     res, _ = run_chat(server, llm_config, [fenced(endless), "I will fix it. TERMINATE"], use_docker=False, timeout=1)
     sent = server.requests[1]["messages"][-1]["content"]
     assert sent.startswith("exitcode: 124 (execution failed)\nCode output: searching\n")

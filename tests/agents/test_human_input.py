@@ -44,7 +44,8 @@ def chat(server: ScriptedOpenAIServer, llm_config: dict[str, Any], executor: Rec
     return user_proxy.initiate_chat(assistant, message="Write fizzbuzz.", silent=True)
 
 
-def test_never_asks_no_one(server: ScriptedOpenAIServer, llm_config: dict[str, Any], recorder: RecordingExecutor) -> None:
+def test_never_asks_no_one(server: ScriptedOpenAIServer, llm_config: dict[str, Any],
+                           recorder: RecordingExecutor) -> None:
     human = ScriptedHuman([])
     result = chat(server, llm_config, recorder, "NEVER", human, [fenced("print(1)"), "TERMINATE"])
     assert human.prompts == []
@@ -134,4 +135,4 @@ def test_no_message_asks_the_human_for_the_task(server: ScriptedOpenAIServer, ll
 
 def test_bad_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="human_input_mode"):
-        UserProxyAgent("user_proxy", human_input_mode="SOMETIMES", code_execution_config=False)  # type: ignore[arg-type]
+        UserProxyAgent("p", human_input_mode="SOMETIMES", code_execution_config=False)  # type: ignore[arg-type]

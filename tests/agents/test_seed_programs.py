@@ -94,7 +94,9 @@ print("median tests: 5 passed; median([1, 2, 3, 4]) =", median([1, 2, 3, 4]))
 DONE = "All 8 test cases passed successfully.\n\nTERMINATE"
 
 
-def run_program(name: str, runner: str, server: ScriptedOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def run_program(
+    name: str, runner: str, server: ScriptedOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
     """Run a seed program file in-process; return its globals. The test closes its proxy."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
