@@ -62,6 +62,9 @@ def run_chat(
     """Run one chat from `sender` to `recipient`; see `ConversableAgent.initiate_chat`."""
     if recipient is sender:
         raise ValueError("an agent cannot chat with itself")
+    if recipient.name == sender.name:
+        # Names tell the model which turns are its own and the proxy which code is new.
+        raise ValueError(f"both agents are named {sender.name!r}; give them different names")
     if max_turns is not None and max_turns < 1:
         raise ValueError(f"max_turns must be >= 1 (or None for no limit), not {max_turns!r}")
     check_summary_method(summary_method, sender, recipient)

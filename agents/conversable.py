@@ -135,6 +135,10 @@ class ConversableAgent:
         else:
             self._messages.pop(recipient, None)
 
+    def update_system_message(self, system_message: str) -> None:
+        """Replace the system message sent with every request to this agent's model."""
+        self.system_message = system_message
+
     def reset(self) -> None:
         """Forget every conversation and every auto-reply count."""
         self.clear_history()

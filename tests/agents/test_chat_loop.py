@@ -245,10 +245,13 @@ def test_transcript_is_printed_unless_silent(server: ScriptedOpenAIServer, llm_c
     assert len(recorder.calls) == 2
 
 
-def test_a_chat_with_itself_is_refused(llm_config: dict[str, Any]) -> None:
+def test_a_chat_with_itself_or_a_namesake_is_refused(llm_config: dict[str, Any]) -> None:
     assistant = AssistantAgent("coder", llm_config=llm_config)
     with pytest.raises(ValueError, match="itself"):
         assistant.initiate_chat(assistant, message="hi")
+    namesake = UserProxyAgent("coder", code_execution_config=False)
+    with pytest.raises(ValueError, match="different names"):
+        namesake.initiate_chat(assistant, message="hi")
 
 
 def test_generate_reply_outside_a_chat(server: ScriptedOpenAIServer, llm_config: dict[str, Any]) -> None:
