@@ -16,7 +16,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 
@@ -52,14 +52,14 @@ class _State(enum.Enum):
 class RunControl:
     """One call in flight: its deadline and its cancel switch, shared with the backend.
 
-    The backend registers a `kill` callback while a script runs; `cancel()` and the deadline
-    both end in that callback, which must stop every process of the run.
+    `cancel()` (any thread) and the deadline both set `stop_reason`; the backend, waiting in
+    `wait()`, must then stop every process of the run and return.
     """
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, limit: float) -> None:
         self.deadline = deadline
+        self.limit = limit  # the call's timeout in seconds, for messages
         self.stop_reason: StopReason | None = None
-        self._kill: list[object] = []
         self._lock = threading.Lock()
         self._event = threading.Event()
 
@@ -84,6 +84,15 @@ class RunControl:
             if self._event.is_set():
                 return self.stop_reason
         return self.stop_reason if self._event.is_set() else None
+
+
+@dataclass(slots=True)
+class _Call:
+    """The mutable state of one `execute()` call, owned by the calling thread."""
+
+    output: OutputBuffer
+    temps: set[str] = field(default_factory=set)  # unnamed scripts to remove afterwards
+    began: bool = False  # whether the backend's `_begin_call` ran (so `_end_call` must)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,12 +141,12 @@ class BaseExecutor:
         if limit <= 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
         started = time.monotonic()
-        control = RunControl(started + limit)
+        control = RunControl(started + limit, limit)
         with self._lock:
             self._check_open()
             self._inflight.add(control)
         try:
-            return self._execute(list(blocks), control, limit, started)
+            return self._execute(list(blocks), control, started)
         finally:
             with self._lock:
                 self._inflight.discard(control)
@@ -217,20 +226,17 @@ class BaseExecutor:
         if self._state is _State.CLOSED:
             raise ExecutorClosedError(f"this {type(self).__name__} is closed; create a new executor")
 
-    def _execute(self, blocks: list[CodeBlock], control: RunControl, limit: float, started: float) -> ExecutionResult:
-        output = OutputBuffer(self.output_limit)
+    def _execute(self, blocks: list[CodeBlock], control: RunControl, started: float) -> ExecutionResult:
+        call = _Call(OutputBuffer(self.output_limit))
+        output = call.output
         before = self._workspace.snapshot()
         results: list[BlockResult] = []
-        temps: set[str] = set()
         last_exit: int | None = None
         outcome = Outcome.SUCCESS
         message = ""
-        began = False
         try:
             for index, block in enumerate(blocks):
-                block_result = self._one_block(index, block, control, output, temps, began)
-                began = began or block_result[1]
-                result = block_result[0]
+                result = self._one_block(index, block, control, call)
                 results.append(result)
                 if result.exit_code is not None:
                     last_exit = result.exit_code
@@ -238,13 +244,11 @@ class BaseExecutor:
                     outcome, message = result.outcome, result.message
                     break
         finally:
-            if began:
+            if call.began:
                 self._end_call(control)
-            for rel in temps:
+            for rel in call.temps:
                 self._workspace.remove(PurePosixPath(rel))
-        if outcome is Outcome.TIMEOUT and not message:
-            message = f"timed out after {limit:g} s; every process of the run was killed"
-        files = Workspace.changes(before, self._workspace.snapshot(), ignore=temps)
+        files = Workspace.changes(before, self._workspace.snapshot(), ignore=call.temps)
         return ExecutionResult(
             outcome=outcome,
             exit_code=last_exit,
@@ -258,18 +262,16 @@ class BaseExecutor:
             files=files,
         )
 
-    def _one_block(
-        self, index: int, block: CodeBlock, control: RunControl, output: OutputBuffer, temps: set[str], began: bool
-    ) -> tuple[BlockResult, bool]:
+    def _one_block(self, index: int, block: CodeBlock, control: RunControl, call: _Call) -> BlockResult:
         language = resolve_language(block.language)
         tag = block.language or "(none)"
+        output, temps = call.output, call.temps
 
-        def rejected(msg: str, name: str | None = None) -> tuple[BlockResult, bool]:
-            res = BlockResult(
+        def rejected(msg: str, name: str | None = None) -> BlockResult:
+            return BlockResult(
                 index=index, language=name or tag, filename=block.filename, outcome=Outcome.REJECTED,
                 exit_code=None, output="", message=msg,
             )
-            return res, began
 
         if language is None:
             runnable = ", ".join(supported_languages())
@@ -295,13 +297,13 @@ class BaseExecutor:
                 index=index, language=language.name, filename=saved, outcome=Outcome.SUCCESS, exit_code=None,
                 output="", message=f"saved to {rel} (not run: {language.name} is a save-only language)" if saved else
                 f"not run: {language.name} is a save-only language and the block has no filename",
-            ), began
+            )
 
         if control.remaining() <= 0:
             control.stop(StopReason.TIMEOUT)
         if control.stopped:
             stopped = control.stop_reason or StopReason.CANCELLED
-            return self._stopped_result(index, language, block, stopped, None, output), began
+            return self._stopped_result(index, language, stopped, None, control, output)
 
         if rel is None:
             rel = PurePosixPath(f"{TEMP_PREFIX}{uuid.uuid4().hex[:12]}{language.extension}")
@@ -310,34 +312,36 @@ class BaseExecutor:
             self._workspace.write_text(rel, prepare_source(block.language, block.code))
         except PathRejected as exc:
             return rejected(f"block {index + 1}: {exc}", language.name)
-        if not began:
+        if not call.began:
             self._begin_call(control)
-            began = True
+            call.began = True
         run = self._run_block(index=index, language=language, script=rel, control=control, output=output)
         filename = None if str(rel) in temps else str(rel)
         if run.stop_reason is not None:
-            return self._stopped_result(index, language, block, run.stop_reason, filename, output), began
+            return self._stopped_result(index, language, run.stop_reason, filename, control, output)
         if run.oom_killed:
             return BlockResult(
                 index=index, language=language.name, filename=filename, outcome=Outcome.OOM, exit_code=EXIT_OOM,
                 output=output.text(block=index),
                 message=run.message or f"block {index + 1} was killed for exceeding the memory limit",
-            ), began
+            )
         ok = run.exit_code == 0
         return BlockResult(
             index=index, language=language.name, filename=filename,
             outcome=Outcome.SUCCESS if ok else Outcome.ERROR, exit_code=run.exit_code,
             output=output.text(block=index), message=run.message,
-        ), began
+        )
 
+    @staticmethod
     def _stopped_result(
-        self, index: int, language: Language, block: CodeBlock, reason: StopReason, filename: str | None,
+        index: int, language: Language, reason: StopReason, filename: str | None, control: RunControl,
         output: OutputBuffer,
     ) -> BlockResult:
         if reason is StopReason.TIMEOUT:
             return BlockResult(
                 index=index, language=language.name, filename=filename, outcome=Outcome.TIMEOUT,
-                exit_code=EXIT_TIMEOUT, output=output.text(block=index), message="",
+                exit_code=EXIT_TIMEOUT, output=output.text(block=index),
+                message=f"timed out after {control.limit:g} s; every process of the run was killed",
             )
         return BlockResult(
             index=index, language=language.name, filename=filename, outcome=Outcome.CANCELLED,

@@ -267,7 +267,7 @@ class DockerExecutor(BaseExecutor):
         return BlockRun(
             exit_code=exit_code,
             oom_killed=oom,
-            message=f"killed: the run exceeded its memory limit of {self.memory} bytes" if oom else "",
+            message=f"killed: the run exceeded its memory limit of {(self.memory or 0) / 2**20:g} MiB" if oom else "",
         )
 
     def _oom_killed(self, container: Any, since: float) -> bool:

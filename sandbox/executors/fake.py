@@ -8,7 +8,7 @@ records every call, honours close() and use-after-close, and returns frozen resu
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from ..models import CodeBlock, ExecutionResult, Outcome
 from .base import BaseExecutor, BlockRun, RunControl
@@ -30,7 +30,7 @@ class FakeExecutor(BaseExecutor):
         self.handler = handler
         self.calls: list[list[CodeBlock]] = []
 
-    def _execute(self, blocks: list[CodeBlock], control: RunControl, limit: float, started: float) -> ExecutionResult:
+    def _execute(self, blocks: list[CodeBlock], control: RunControl, started: float) -> ExecutionResult:
         self.calls.append(list(blocks))
         return self.handler(list(blocks))
 
