@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sandbox import CodeBlock, DockerExecutor, EngineUnavailableError, ImageNotFoundError, Outcome
+from sandbox import CodeBlock, DockerExecutor, EngineUnavailableError, ImageNotFoundError, Outcome, RuntimeUnavailableError
 from sandbox.labels import EXECUTOR, MANAGED, OWNER_PID
 from sandbox.reap import reap
 
@@ -223,3 +223,14 @@ def test_unreachable_engine_error_names_the_fix(monkeypatch: pytest.MonkeyPatch,
     assert f"unix://{tmp_path}/no-engine.sock" in message
     assert "DOCKER_HOST" in message and "LocalExecutor" in message
     assert not (tmp_path / "ws").exists(), "a failed constructor must leave nothing behind"
+
+
+def test_missing_runtime_fails_closed_and_leaves_nothing_behind(make_docker: Any) -> None:
+    ex = make_docker(runtime="no-such-runtime")
+    (ex.work_dir / "mine.txt").write_text("x")
+    with pytest.raises(RuntimeUnavailableError, match="no-such-runtime"):
+        ex.execute([py("print('must not run')")])
+    assert os.stat(ex.work_dir / "mine.txt").st_uid == os.getuid()
+    assert os.stat(ex.work_dir).st_uid == os.getuid()
+    assert [p.name for p in ex.work_dir.iterdir()] == ["mine.txt"]
+    assert _our_containers(**{EXECUTOR: ex.id}) == []

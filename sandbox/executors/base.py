@@ -313,8 +313,8 @@ class BaseExecutor:
         except PathRejected as exc:
             return rejected(f"block {index + 1}: {exc}", language.name)
         if not call.began:
+            call.began = True  # set first: if _begin_call fails halfway, _end_call still tidies up
             self._begin_call(control)
-            call.began = True
         run = self._run_block(index=index, language=language, script=rel, control=control, output=output)
         filename = None if str(rel) in temps else str(rel)
         if run.stop_reason is not None:
