@@ -6,7 +6,9 @@ FAILS the test (CI must not go green by skipping); otherwise the test is skipped
 
 from __future__ import annotations
 
+import gc
 import os
+import warnings
 
 import pytest
 
@@ -20,23 +22,31 @@ _docker_problem: list[str] = []
 def docker_problem() -> str | None:
     """Why the Docker runner cannot be used here, or None (checked once per session)."""
     if not _docker_problem:
-        try:
-            import docker
-
-            from sandbox.executors.docker import DEFAULT_IMAGE
-
-            client = docker.from_env(timeout=5)
-            try:
-                client.ping()
-                client.images.get(DEFAULT_IMAGE)
-                _docker_problem.append("")
-            except Exception as exc:
-                _docker_problem.append(f"engine or image {DEFAULT_IMAGE} unusable: {exc}")
-            finally:
-                client.close()
-        except Exception as exc:
-            _docker_problem.append(f"no Docker engine answers: {exc}")
+        with warnings.catch_warnings():
+            # docker-py leaves the socket of a failed connection unclosed; collect it here.
+            warnings.simplefilter("ignore", ResourceWarning)
+            _docker_problem.append(_probe())
+            gc.collect()
     return _docker_problem[0] or None
+
+
+def _probe() -> str:
+    try:
+        import docker
+
+        from sandbox.executors.docker import DEFAULT_IMAGE
+
+        client = docker.from_env(timeout=5)
+    except Exception as exc:
+        return f"no Docker engine answers: {exc}"
+    try:
+        client.ping()
+        client.images.get(DEFAULT_IMAGE)
+        return ""
+    except Exception as exc:
+        return f"engine or image {DEFAULT_IMAGE} unusable: {exc}"
+    finally:
+        client.close()
 
 
 def require_docker() -> None:

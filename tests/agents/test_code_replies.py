@@ -222,6 +222,12 @@ def test_use_docker_defaults_to_docker_when_an_engine_answers(engine: bool, monk
         assert type(proxy.code_executor).__name__ == ("DockerExecutor" if engine else "LocalExecutor")
 
 
+def test_the_engine_probe_says_no_quietly_when_nothing_listens(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    assert code_execution.docker_engine_answers() is False  # and no ResourceWarning (warnings are errors)
+    gc.collect()
+
+
 def test_code_execution_config_problems_are_named() -> None:
     with pytest.raises(ValueError, match="unknown key"):
         UserProxyAgent("p", code_execution_config={"use_dokcer": False})
