@@ -56,8 +56,8 @@ def _notes(result: ExecutionResult, cut: int, budget: int) -> list[str]:
         )
     if cut:
         notes.append(
-            f"Output shortened: {cut:,} characters from the middle were left out to keep this "
-            f"reply under {budget:,} characters; print less (a summary, or the lines you need)."
+            f"Output shortened: {cut:,} characters from the middle were left out to keep the "
+            f"output under {budget:,} characters; print less (a summary, or the lines you need)."
         )
     return notes
 
