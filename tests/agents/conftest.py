@@ -10,6 +10,8 @@ engine or image fails the test; otherwise the test is skipped with the reason.
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,8 +39,21 @@ MODEL = "scripted-model"
 FAST_RETRY = RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.02)
 
 
+_real_connect = socket.socket.connect
+
+
+def _loopback_connect(self: socket.socket, address: Any) -> None:
+    """socket.connect that refuses any network peer but this machine's loopback."""
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        if not ipaddress.ip_address(host).is_loopback:
+            raise OSError(f"tests/agents may only talk to 127.0.0.1, not {host}")
+    _real_connect(self, address)
+
+
 @pytest.fixture(autouse=True)
 def _loopback_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _loopback_connect)
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")

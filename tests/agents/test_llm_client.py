@@ -232,3 +232,13 @@ def test_api_key_and_base_url_come_from_the_environment(server: ScriptedOpenAISe
     assert client.create(ASK).content == "ok"
     client.close()
     assert server.headers[0]["authorization"] == "Bearer sk-from-env"
+
+
+def test_no_request_can_leave_this_machine() -> None:
+    """The suite's guard: a request to a public address fails before a packet is sent."""
+    client = LLMClient({"model": "m", "api_key": "k", "base_url": "http://203.0.113.7/v1",
+                        "retry": RetryPolicy(attempts=1)})
+    with pytest.raises(LLMError, match="APIConnectionError") as caught:
+        client.create(ASK)
+    client.close()
+    assert "may only talk to 127.0.0.1, not 203.0.113.7" in repr(caught.value.failures[0][1].__cause__)
