@@ -102,7 +102,10 @@ _dockerd_pid() {
     # a live dockerd that owns the default pid file (it may still be starting)
     [ -r /var/run/docker.pid ] || return 1
     pid=$(cat /var/run/docker.pid 2>/dev/null) || return 1
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+    # kill -0 succeeds on a zombie too: a dockerd that died unreaped is not running
+    state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$pid/status" 2>/dev/null)
+    [ "$state" != Z ] && echo "$pid"
 }
 
 _engine_help() {
@@ -167,11 +170,19 @@ ensure_engine() {
         systemctl start docker >&2 || true
         log="'journalctl -u docker'"
     else
+        if [ -f /var/run/docker.pid ]; then
+            # dockerd refuses to start over a pid file whose pid still answers kill -0,
+            # which a crashed, unreaped (zombie) dockerd does
+            _say "removing the stale /var/run/docker.pid"
+            rm -f /var/run/docker.pid
+        fi
         _say "starting dockerd in the background (log: $log)"
+        # In a subshell that exits at once, so dockerd is re-parented away from us: the
+        # caller may exec pytest next, which must not find the engine among its children.
         if command -v setsid >/dev/null 2>&1; then
-            setsid nohup dockerd >>"$log" 2>&1 </dev/null &
+            (setsid nohup dockerd >>"$log" 2>&1 </dev/null &)
         else
-            nohup dockerd >>"$log" 2>&1 </dev/null &
+            (nohup dockerd >>"$log" 2>&1 </dev/null &)
         fi
     fi
     i=0

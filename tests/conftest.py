@@ -62,16 +62,22 @@ def _containers_of(executor_id: str) -> list[Any]:
         client.close()
 
 
-def _assert_no_leaks(made: list[Any]) -> None:
+def _children() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def _assert_no_leaks(made: list[Any], children_before: set[int]) -> None:
     deadline = time.monotonic() + 5
     for ex in made:
         if hasattr(ex, "image"):  # a DockerExecutor: its containers must be gone
             while (left := _containers_of(ex.id)) and time.monotonic() < deadline:
                 time.sleep(0.1)  # auto-remove finishes asynchronously
             assert not left, f"containers left behind: {[c.short_id for c in left]}"
-    while (children := psutil.Process().children(recursive=True)) and time.monotonic() < deadline:
+    # Only processes that appeared during the test count: a Docker engine that scripts/test
+    # started before exec'ing pytest may legitimately be among our children.
+    while (new := _children() - children_before) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not children, f"processes left behind: {[(p.pid, p.name()) for p in children]}"
+    assert not new, f"processes left behind: {sorted(new)}"
 
 
 @pytest.fixture
@@ -92,6 +98,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 def make_executor(backend: str, tmp_path: Any) -> Iterator[Callable[..., CodeExecutor]]:
     """Factory: `make_executor(timeout=5, env={...})` for the backend under test."""
     made: list[Any] = []
+    children_before = _children()
 
     def make(**kwargs: Any) -> CodeExecutor:
         if backend == "local":
@@ -108,7 +115,7 @@ def make_executor(backend: str, tmp_path: Any) -> Iterator[Callable[..., CodeExe
     yield make
     for ex in made:
         ex.close()
-    _assert_no_leaks(made)
+    _assert_no_leaks(made, children_before)
 
 
 @pytest.fixture
