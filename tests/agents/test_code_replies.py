@@ -12,7 +12,6 @@ import pytest
 
 from agents import DEFAULT_OUTPUT_BUDGET, AssistantAgent, StopReason, UserProxyAgent, execution_reply
 from agents import code_execution, conversable
-from docker_policy import require_docker
 from openai_server import ScriptedOpenAIServer, fenced
 from recording_executor import RecordingExecutor
 from sandbox import ExecutionResult, Outcome
@@ -214,9 +213,11 @@ def test_no_executor_is_made_until_code_arrives(server: ScriptedOpenAIServer, ll
 
 
 @pytest.mark.parametrize("engine", [False, pytest.param(True, marks=pytest.mark.docker)])
-def test_use_docker_defaults_to_docker_when_an_engine_answers(engine: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_use_docker_defaults_to_docker_when_an_engine_answers(
+    engine: bool, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
     if engine:
-        require_docker()
+        request.getfixturevalue("docker_required")
     monkeypatch.setattr(code_execution, "docker_engine_answers", lambda: engine)
     with UserProxyAgent("user_proxy") as proxy:
         assert type(proxy.code_executor).__name__ == ("DockerExecutor" if engine else "LocalExecutor")
