@@ -19,6 +19,7 @@ __all__ = ["DEFAULT_OUTPUT_LIMIT", "OutputBuffer", "STDERR", "STDOUT"]
 DEFAULT_OUTPUT_LIMIT = 1024 * 1024  # bytes per call, both streams together
 STDOUT = 1
 STDERR = 2
+_PARTIAL_LIMIT = 64 * 1024  # an unfinished line longer than this is recorded without waiting
 
 
 @dataclass(slots=True)
@@ -42,44 +43,73 @@ class OutputBuffer:
         self._tail_size = 0
         self._dropped = 0
         self._total = 0
+        self._partial: dict[tuple[int, int], bytes] = {}
         self._lock = threading.Lock()
 
     def write(self, block: int, stream: int, data: bytes) -> None:
+        """Record bytes; the interleaved record is line-atomic per stream.
+
+        Unbuffered Python writes `print(x)` as two writes, x and the newline; recorded as they
+        came, a traceback on stderr between the two would split the line ("3Traceback ...").
+        So each stream's unfinished line waits until its newline arrives, the block ends
+        (`flush`), or `_PARTIAL_LIMIT` bytes pile up without one.
+        """
         if not data:
             return
         with self._lock:
             self._total += len(data)
-            room = self._head_budget - self._head_size
-            if room > 0:
-                taken = data[:room]
-                self._head.append(_Chunk(block, stream, taken))
-                self._head_size += len(taken)
-                data = data[room:]
-                if not data:
-                    return
-            if self._tail_budget == 0:
-                self._dropped += len(data)
+            key = (block, stream)
+            pending = self._partial.pop(key, b"") + data
+            cut = pending.rfind(b"\n") + 1
+            if cut == 0 and len(pending) < _PARTIAL_LIMIT:
+                self._partial[key] = pending
                 return
-            if len(data) >= self._tail_budget:
-                # One write larger than the whole tail window replaces it.
-                self._dropped += self._tail_size + len(data) - self._tail_budget
-                self._tail.clear()
-                self._tail.append(_Chunk(block, stream, data[-self._tail_budget :]))
-                self._tail_size = self._tail_budget
+            if cut == 0:
+                cut = len(pending)
+            if cut < len(pending):
+                self._partial[key] = pending[cut:]
+            self._record(block, stream, pending[:cut])
+
+    def flush(self) -> None:
+        """Record every unfinished line (a block ended, or the run was stopped)."""
+        with self._lock:
+            partial, self._partial = self._partial, {}
+            for (block, stream), data in partial.items():
+                self._record(block, stream, data)
+
+    def _record(self, block: int, stream: int, data: bytes) -> None:
+        """Append to the head while it has room, then to the rolling tail. Lock held."""
+        room = self._head_budget - self._head_size
+        if room > 0:
+            taken = data[:room]
+            self._head.append(_Chunk(block, stream, taken))
+            self._head_size += len(taken)
+            data = data[room:]
+            if not data:
                 return
-            self._tail.append(_Chunk(block, stream, data))
-            self._tail_size += len(data)
-            while self._tail_size > self._tail_budget:
-                first = self._tail[0]
-                excess = self._tail_size - self._tail_budget
-                if len(first.data) <= excess:
-                    self._tail.popleft()
-                    self._tail_size -= len(first.data)
-                    self._dropped += len(first.data)
-                else:
-                    first.data = first.data[excess:]
-                    self._tail_size -= excess
-                    self._dropped += excess
+        if self._tail_budget == 0:
+            self._dropped += len(data)
+            return
+        if len(data) >= self._tail_budget:
+            # One write larger than the whole tail window replaces it.
+            self._dropped += self._tail_size + len(data) - self._tail_budget
+            self._tail.clear()
+            self._tail.append(_Chunk(block, stream, data[-self._tail_budget :]))
+            self._tail_size = self._tail_budget
+            return
+        self._tail.append(_Chunk(block, stream, data))
+        self._tail_size += len(data)
+        while self._tail_size > self._tail_budget:
+            first = self._tail[0]
+            excess = self._tail_size - self._tail_budget
+            if len(first.data) <= excess:
+                self._tail.popleft()
+                self._tail_size -= len(first.data)
+                self._dropped += len(first.data)
+            else:
+                first.data = first.data[excess:]
+                self._tail_size -= excess
+                self._dropped += excess
 
     @property
     def dropped(self) -> int:
@@ -93,6 +123,7 @@ class OutputBuffer:
 
     def text(self, *, stream: int | None = None, block: int | None = None) -> str:
         """The kept bytes that match, decoded as UTF-8 with bad bytes replaced (never raised)."""
+        self.flush()
         with self._lock:
             chunks = [*self._head, *self._tail]
         data = b"".join(

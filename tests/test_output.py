@@ -35,13 +35,14 @@ def test_one_huge_write_keeps_its_own_head_and_tail() -> None:
 
 
 def test_tail_keeps_stream_tags_across_evictions() -> None:
-    buf = OutputBuffer(6)
-    buf.write(0, STDOUT, b"HHH")
-    buf.write(0, STDOUT, b"xxxxxx")
-    buf.write(0, STDERR, b"E")
-    buf.write(0, STDOUT, b"OK")
-    assert buf.text(stream=STDERR) == "E"
-    assert buf.text() == "HHH" + "EOK"[-3:]
+    buf = OutputBuffer(10)  # head 5 bytes, tail 5 bytes
+    buf.write(0, STDOUT, b"HHH\n")
+    buf.write(0, STDOUT, b"xxxxxx\n")
+    buf.write(0, STDERR, b"E\n")
+    buf.write(0, STDOUT, b"OK\n")
+    assert buf.text(stream=STDERR) == "E\n"
+    assert buf.text() == "HHH\nx" + "E\nOK\n"
+    assert buf.dropped == 6
 
 
 def test_zero_limit_keeps_nothing_but_counts_everything() -> None:
@@ -59,3 +60,24 @@ def test_invalid_utf8_is_replaced() -> None:
 def test_negative_limit_is_refused() -> None:
     with pytest.raises(ValueError, match=">= 0"):
         OutputBuffer(-1)
+
+
+def test_lines_from_two_streams_never_split_each_other() -> None:
+    buf = OutputBuffer(1000)
+    buf.write(0, STDOUT, b"3")  # print(3) unbuffered: the text, then its newline
+    buf.write(0, STDERR, b"Traceback (most recent call last):\n  File")
+    buf.write(0, STDOUT, b"\n")
+    buf.write(0, STDERR, b' "x.py"\n')
+    # Each line is placed when it is complete: no line is cut by the other stream.
+    assert buf.text() == 'Traceback (most recent call last):\n3\n  File "x.py"\n'
+    assert buf.text(stream=STDOUT) == "3\n"
+    assert buf.text(stream=STDERR) == 'Traceback (most recent call last):\n  File "x.py"\n'
+
+
+def test_an_unfinished_last_line_is_kept_and_a_huge_line_is_not_held_back() -> None:
+    buf = OutputBuffer(1 << 20)
+    buf.write(0, STDOUT, b"no newline at the end")
+    assert buf.text() == "no newline at the end"
+    buf.write(1, STDOUT, b"y" * (100 * 1024))
+    buf.write(1, STDERR, b"err\n")
+    assert buf.text(block=1).startswith("y" * 1024)

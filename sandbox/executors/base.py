@@ -316,6 +316,7 @@ class BaseExecutor:
             call.began = True  # set first: if _begin_call fails halfway, _end_call still tidies up
             self._begin_call(control)
         run = self._run_block(index=index, language=language, script=rel, control=control, output=output)
+        output.flush()  # the block's unfinished last lines belong before the next block's output
         filename = None if str(rel) in temps else str(rel)
         if run.stop_reason is not None:
             return self._stopped_result(index, language, run.stop_reason, filename, control, output)
