@@ -14,8 +14,6 @@ raised instead, or ran code locally only when told to).
 
 from __future__ import annotations
 
-import gc
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -73,24 +71,10 @@ def parse_code_execution_config(raw: Mapping[str, Any] | Literal[False] | None) 
 
 
 def docker_engine_answers() -> bool:
-    """Whether a Docker engine answers a ping within a few seconds (docker-py reads DOCKER_HOST)."""
-    with warnings.catch_warnings():
-        # docker-py does not close the socket of a connection that failed (its unix-socket
-        # connect leaves it open), so a probe with no engine would warn about it later, in
-        # unrelated code. It is collected here, where the warning means nothing.
-        warnings.simplefilter("ignore", ResourceWarning)
-        try:
-            import docker
+    """Whether a Docker engine answers a ping within a few seconds (at the address DOCKER_HOST names)."""
+    from sandbox.executors.docker import engine_answers  # lazy: `import agents` need not load docker-py
 
-            client = docker.from_env(timeout=3)
-            try:
-                return bool(client.ping())
-            finally:
-                client.close()
-        except Exception:  # any failure means "no engine here"; the local runner is used instead
-            pass
-        gc.collect()
-    return False
+    return engine_answers(timeout=3)
 
 
 def create_executor(config: CodeExecutionConfig) -> CodeExecutor:

@@ -95,7 +95,9 @@ def _report(result: ExecutionResult, as_json: bool) -> int:
             print(f"sandbox: {result.message}", file=sys.stderr)
     if result.outcome is Outcome.REJECTED:
         return EXIT_REJECTED
-    return result.exit_code or 0 if result.exit_code is not None else (0 if result.ok else 1)
+    if result.exit_code is not None:
+        return result.exit_code
+    return 0 if result.ok else 1  # nothing ran: only save-only blocks, or none at all
 
 
 def _run(args: argparse.Namespace, blocks: list[CodeBlock]) -> int:

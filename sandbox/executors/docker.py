@@ -40,11 +40,11 @@ from ..languages import Language
 from ..limits import parse_size
 from ..output import DEFAULT_OUTPUT_LIMIT, STDERR, STDOUT, OutputBuffer
 from .base import BaseExecutor, BlockRun, RunControl
-from ..errors import ImageNotFoundError
+from ..errors import EngineUnavailableError, ImageNotFoundError
 from .docker_errors import OFFLINE_IMAGE_HINT, engine_address, engine_unavailable, translate
 from .ownership import hand_back, lend
 
-__all__ = ["DEFAULT_IMAGE", "SANDBOX_UID", "DockerExecutor"]
+__all__ = ["DEFAULT_IMAGE", "SANDBOX_UID", "DockerExecutor", "engine_answers"]
 
 DEFAULT_IMAGE = "python:3.11-slim"
 SANDBOX_UID = 65532  # the uid a root caller's code runs as (distroless "nonroot"); never 0
@@ -135,11 +135,7 @@ class DockerExecutor(BaseExecutor):
             container = self._containers.pop(control, None)
         try:
             if container is not None and (not self.session or control.stopped):
-                self._remove(container)
-                if self.session:
-                    with self._containers_lock:
-                        if self._session_container is container:
-                            self._session_container = None
+                self._discard(container)
         finally:
             if self._lends:
                 hand_back(self.work_dir, SANDBOX_UID, os.getuid(), os.getgid())
@@ -196,6 +192,13 @@ class DockerExecutor(BaseExecutor):
         with translate(image=self.image, runtime=self.runtime):
             return self._client.containers.run(**host_config)
 
+    def _discard(self, container: Any) -> None:
+        """Remove a container; if it was the session's, the next call starts a new one."""
+        self._remove(container)
+        with self._containers_lock:
+            if self._session_container is container:
+                self._session_container = None
+
     def _remove(self, container: Any) -> None:
         try:
             container.remove(force=True)
@@ -234,14 +237,13 @@ class DockerExecutor(BaseExecutor):
             exec_id = api.exec_create(container.id, argv, workdir=CONTAINER_WORKSPACE, user=self.user)["Id"]
             stream = _ExecStream(api, exec_id)
         done = threading.Event()
-        failure: list[BaseException] = []
 
         def pump() -> None:
             try:
                 for stream_id, data in stream.frames():
                     output.write(index, STDERR if stream_id == 2 else STDOUT, data)
-            except Exception as exc:  # the stream breaks when we kill the container: expected
-                failure.append(exc)
+            except Exception:  # the stream breaks when we kill the container: expected
+                pass  # the outcome comes from the stop reason or exec_inspect, not from here
             finally:
                 done.set()
 
@@ -259,11 +261,7 @@ class DockerExecutor(BaseExecutor):
             exit_code = api.exec_inspect(exec_id).get("ExitCode")
             oom = exit_code == 137 and self._oom_killed(container, started)
         if oom and self.session:
-            control.stop_reason = None  # not a stop: mark the container for replacement below
-            self._remove(container)
-            with self._containers_lock:
-                if self._session_container is container:
-                    self._session_container = None
+            self._discard(container)  # the OOM killer may have hit the session's own processes
         return BlockRun(
             exit_code=exit_code,
             oom_killed=oom,
@@ -293,7 +291,16 @@ class DockerExecutor(BaseExecutor):
         return False
 
 
-def _connect() -> docker.DockerClient:
+def engine_answers(timeout: float = 3) -> bool:
+    """Whether a Docker engine answers at the address DOCKER_HOST names within `timeout` s (never raises)."""
+    try:
+        _connect(timeout).close()
+    except EngineUnavailableError:
+        return False
+    return True
+
+
+def _connect(timeout: float = 30) -> docker.DockerClient:
     """A client for the engine DOCKER_HOST names, checked with a ping; fails with the fix named."""
     address = engine_address()
     if address.startswith("unix://"):
@@ -301,13 +308,13 @@ def _connect() -> docker.DockerClient:
         # probe cannot connect, and "No such file or directory" is the clearer message anyway.
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
             try:
-                probe.settimeout(5)
+                probe.settimeout(min(timeout, 5))
                 probe.connect(address[len("unix://"):])
             except OSError as exc:
                 raise engine_unavailable(exc.strerror or type(exc).__name__) from None
     client = None
     try:
-        client = docker.from_env(timeout=30)
+        client = docker.from_env(timeout=timeout)
         client.ping()
     except Exception as exc:  # docker-py raises DockerException or requests errors here
         if client is not None:
