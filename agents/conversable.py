@@ -102,7 +102,7 @@ class ConversableAgent:
         self.client: LLMClient | None = LLMClient(llm_config) if llm_config else None
         self.code_execution_config: CodeExecutionConfig | None = parse_code_execution_config(code_execution_config)
         self._executor: CodeExecutor | None = None
-        self._executor_finalizer: weakref.finalize | None = None
+        self._executor_finalizer: weakref.finalize[..., Any] | None = None
         self._messages: defaultdict[ConversableAgent, list[dict[str, Any]]] = defaultdict(list)
         self._consecutive: defaultdict[ConversableAgent, int] = defaultdict(int)
         self._usage: list[UsageRecord] = []

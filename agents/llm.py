@@ -98,7 +98,7 @@ class LLMClient:
         seed = self.config.cache_seed
         self.cache = None if seed is None else ResponseCache(seed, self.config.cache_root)
         self._clients: dict[int, openai.OpenAI] = {}
-        self._finalizers: list[weakref.finalize] = []
+        self._finalizers: list[weakref.finalize[..., Any]] = []
         self._lock = threading.Lock()
 
     def _client(self, index: int, entry: ModelConfig) -> openai.OpenAI:
