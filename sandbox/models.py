@@ -24,6 +24,7 @@ __all__ = [
     "ExecutionResult",
     "FileChange",
     "Outcome",
+    "OutputEvent",
 ]
 
 # AutoGen reports a timeout as exit code 124 (the number GNU `timeout` uses); prompts written
@@ -65,6 +66,21 @@ class FileChange:
     path: str
     size: int
     created: bool  # False: it existed before the run and was changed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutputEvent:
+    """Output as it is produced, for `execute(on_output=...)`: one event per chunk the reader saw.
+
+    `text` is `data` decoded as UTF-8 with bad bytes replaced; a character split across two
+    chunks is decoded whole in the second. `elapsed_s` counts from the start of the call.
+    """
+
+    block: int
+    stream: str  # "stdout" or "stderr"
+    text: str
+    data: bytes
+    elapsed_s: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -212,16 +212,26 @@ def test_timeout_spans_the_whole_call(executor: CodeExecutor) -> None:
 
 
 def test_cancel_from_another_thread_stops_the_code(executor: CodeExecutor) -> None:
-    timer = threading.Timer(1.0, executor.cancel)
-    timer.start()
-    started = time.monotonic()
-    result = executor.execute([py(HIDING_CODE)], timeout=30)
-    elapsed = time.monotonic() - started
-    timer.join()
+    printed = threading.Event()
+    cancelled_at: list[float] = []
+
+    def cancel_once_running() -> None:  # on the code's own signal, not a guess at start-up time
+        if printed.wait(30):
+            time.sleep(0.3)  # let its hidden children start beating
+        cancelled_at.append(time.monotonic())
+        executor.cancel()
+
+    canceller = threading.Thread(target=cancel_once_running)
+    canceller.start()
+    result = executor.execute(
+        [py(HIDING_CODE)], timeout=30, on_output=lambda e: printed.set() if "partial output" in e.text else None
+    )
+    returned = time.monotonic()
+    canceller.join()
     assert result.outcome is Outcome.CANCELLED and result.cancelled
     assert result.exit_code == 130
     assert "partial output" in result.output
-    assert elapsed < 1.0 + 1.5
+    assert returned - cancelled_at[0] < 1.5
     _assert_heartbeats_stopped(executor.work_dir)
     assert executor.execute([py("print('after cancel')")]).ok
 

@@ -180,9 +180,12 @@ ex.execute([CodeBlock("import time\\nopen('running', 'w').close()\\ntime.sleep(1
 """
 
 
-def test_reap_removes_containers_of_a_sigkilled_caller_but_not_of_live_ones(tmp_path: Path, make_docker: Any) -> None:
+def test_a_sigkilled_callers_containers_end_by_themselves(tmp_path: Path, make_docker: Any) -> None:
+    # No atexit, no finaliser runs after SIGKILL: the engine closes the dead caller's attach
+    # connection, the supervisor sees EOF on stdin, kills the run and exits, and auto-remove
+    # deletes the container (the running one and the pooled spare alike).
     live = make_docker(session=True)
-    live.execute([py("print('alive')")])  # a live owner's container: reap must spare it
+    live.execute([py("print('alive')")])
 
     caller = subprocess.Popen([sys.executable, "-c", CALLER, str(tmp_path)])
     try:
@@ -190,20 +193,53 @@ def test_reap_removes_containers_of_a_sigkilled_caller_but_not_of_live_ones(tmp_
         while not (tmp_path / "running").exists():
             assert caller.poll() is None and time.monotonic() < deadline, "the caller never started its run"
             time.sleep(0.1)
+        assert _our_containers(**{OWNER_PID: str(caller.pid)}), "the caller's container should be running"
         caller.send_signal(signal.SIGKILL)
         caller.wait()
     finally:
         if caller.poll() is None:
             caller.kill()
             caller.wait()
-    orphaned = _our_containers(**{OWNER_PID: str(caller.pid)})
-    assert len(orphaned) == 1 and orphaned[0].status == "running"
-
-    removed = reap()
-    assert orphaned[0].short_id in {c.id for c in removed}
-    assert _our_containers(**{OWNER_PID: str(caller.pid)}) == []
+    deadline = time.monotonic() + 15
+    while (left := _our_containers(**{OWNER_PID: str(caller.pid)})) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert left == []
     assert len(_our_containers(**{EXECUTOR: live.id})) == 1
     assert live.execute([py("print('still alive')")]).ok
+
+
+def test_reap_removes_orphans_but_spares_live_owners(make_docker: Any) -> None:
+    import socket
+
+    import docker
+
+    from sandbox.executors.docker import DEFAULT_IMAGE
+    from sandbox.labels import OWNER_HOST, OWNER_STARTED
+
+    live = make_docker(session=True)
+    live.execute([py("print('alive')")])
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid whose owner has exited: what a crashed caller leaves
+    client = docker.from_env()
+    try:
+        orphan = client.containers.run(
+            DEFAULT_IMAGE, ["sleep", "300"], detach=True, network_mode="none",
+            labels={MANAGED: "true", OWNER_HOST: socket.gethostname(), OWNER_PID: str(gone.pid),
+                    OWNER_STARTED: "1.00", EXECUTOR: "test-orphan"},
+        )
+        try:
+            removed = reap()
+            assert orphan.short_id in {c.id for c in removed}
+            assert _our_containers(**{EXECUTOR: "test-orphan"}) == []
+            assert len(_our_containers(**{EXECUTOR: live.id})) == 1
+            assert live.execute([py("print('still alive')")]).ok
+        finally:
+            try:
+                orphan.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+    finally:
+        client.close()
 
 
 def test_missing_image_error_says_how_to_build_it() -> None:

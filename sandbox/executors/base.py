@@ -9,14 +9,16 @@ it, when the `RunControl` says so.
 
 from __future__ import annotations
 
+import asyncio
+import codecs
 import enum
 import os
 import threading
 import time
 import uuid
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 
@@ -30,11 +32,12 @@ from ..models import (
     CodeBlock,
     ExecutionResult,
     Outcome,
+    OutputEvent,
 )
-from ..output import DEFAULT_OUTPUT_LIMIT, OutputBuffer
+from ..output import DEFAULT_OUTPUT_LIMIT, STDERR, OutputBuffer
 from ..workspace import PathRejected, Workspace
 
-__all__ = ["BaseExecutor", "BlockRun", "RunControl", "StopReason", "TEMP_PREFIX"]
+__all__ = ["BaseExecutor", "BlockRun", "Call", "OutputCallback", "RunControl", "StopReason", "TEMP_PREFIX"]
 
 TEMP_PREFIX = ".sandbox-tmp-"  # unnamed blocks are saved under this name and removed after
 
@@ -86,13 +89,51 @@ class RunControl:
         return self.stop_reason if self._event.is_set() else None
 
 
-@dataclass(slots=True)
-class _Call:
-    """The mutable state of one `execute()` call, owned by the calling thread."""
+OutputCallback = Callable[[OutputEvent], None]
 
-    output: OutputBuffer
-    temps: set[str] = field(default_factory=set)  # unnamed scripts to remove afterwards
-    began: bool = False  # whether the backend's `_begin_call` ran (so `_end_call` must)
+
+class Call:
+    """One `execute()` call as a backend sees it: where output goes, and the run's stdin and env.
+
+    Backends write every chunk they read through `write`, from any thread: it lands in the
+    bounded buffer and, when the caller asked for it, in `on_output` as it arrives. A callback
+    that raises stops the run (nobody is watching it any more) and its exception is raised
+    from `execute()` once the run is cleaned up.
+    """
+
+    def __init__(
+        self, *, output: OutputBuffer, control: RunControl, started: float, stdin: bytes = b"",
+        env: Mapping[str, str] | None = None, on_output: OutputCallback | None = None,
+    ) -> None:
+        self.output = output
+        self.stdin = stdin
+        self.env: dict[str, str] = dict(env or {})
+        self.temps: set[str] = set()  # unnamed scripts to remove afterwards
+        self.began = False  # whether the backend's `_begin_call` ran (so `_end_call` must)
+        self.callback_error: BaseException | None = None
+        self._control = control
+        self._started = started
+        self._on_output = on_output
+        self._decoders: dict[tuple[int, int], codecs.IncrementalDecoder] = {}
+        self._lock = threading.Lock()
+
+    def write(self, block: int, stream: int, data: bytes) -> None:
+        self.output.write(block, stream, data)
+        if self._on_output is None or not data:
+            return
+        with self._lock:  # events in the order the readers saw them, one at a time
+            if self.callback_error is not None:
+                return
+            decoder = self._decoders.setdefault((block, stream), codecs.getincrementaldecoder("utf-8")("replace"))
+            event = OutputEvent(
+                block=block, stream="stderr" if stream == STDERR else "stdout", text=decoder.decode(data),
+                data=data, elapsed_s=time.monotonic() - self._started,
+            )
+            try:
+                self._on_output(event)
+            except BaseException as exc:
+                self.callback_error = exc
+                self._control.stop(StopReason.CANCELLED)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,12 +156,17 @@ class BaseExecutor:
         timeout: float = 60,
         output_limit: int = DEFAULT_OUTPUT_LIMIT,
         env: Mapping[str, str] | None = None,
+        max_concurrency: int = 8,
     ) -> None:
         if timeout is None or timeout <= 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be >= 1, not {max_concurrency!r}")
         self.timeout = float(timeout)
         self.output_limit = output_limit
         self.env = dict(env or {})
+        self.max_concurrency = max_concurrency
+        self._slots = threading.BoundedSemaphore(max_concurrency)
         self._workspace = Workspace(work_dir)
         self.work_dir: Path = self._workspace.path
         self._state = _State.OPEN
@@ -129,7 +175,77 @@ class BaseExecutor:
 
     # -- the public verbs ------------------------------------------------------------------
 
-    def execute(self, blocks: Sequence[CodeBlock] | CodeBlock, *, timeout: float | None = None) -> ExecutionResult:
+    def execute(
+        self,
+        blocks: Sequence[CodeBlock] | CodeBlock,
+        *,
+        timeout: float | None = None,
+        stdin: str | bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        on_output: OutputCallback | None = None,
+        output_limit: int | None = None,
+    ) -> ExecutionResult:
+        """Run `blocks` in order, stopping at the first that fails; never raises for what the code did.
+
+        Per call: `timeout` (seconds, for the whole call), `stdin` (given to every block),
+        `env` (added to the executor's), `on_output` (called with each `OutputEvent` as the
+        code produces it, from a reader thread), `output_limit` (bytes kept). Thread-safe:
+        calls from several threads run in parallel, at most `max_concurrency` at once (the
+        others wait; waiting does not count against their timeout).
+        """
+        control = self._open_call(timeout)
+        try:
+            return self._run_call(blocks, control, stdin=stdin, env=env, on_output=on_output, output_limit=output_limit)
+        finally:
+            with self._lock:
+                self._inflight.discard(control)
+
+    async def aexecute(
+        self,
+        blocks: Sequence[CodeBlock] | CodeBlock,
+        *,
+        timeout: float | None = None,
+        stdin: str | bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        on_output: OutputCallback | None = None,
+        output_limit: int | None = None,
+    ) -> ExecutionResult:
+        """`execute` for asyncio: the call runs in a worker thread, the event loop never blocks.
+
+        Cancelling the awaiting task stops the run (every process of it is killed) before
+        `CancelledError` propagates.
+        """
+        control = self._open_call(timeout)
+
+        def run() -> ExecutionResult:
+            try:
+                return self._run_call(blocks, control, stdin=stdin, env=env, on_output=on_output, output_limit=output_limit)
+            finally:
+                with self._lock:
+                    self._inflight.discard(control)
+
+        task = asyncio.ensure_future(asyncio.to_thread(run))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            control.stop(StopReason.CANCELLED)
+            await asyncio.wait([task])  # the run is being killed: wait until it is cleaned up
+            raise
+
+    def _open_call(self, timeout: float | None) -> RunControl:
+        limit = self.timeout if timeout is None else float(timeout)
+        if limit <= 0:
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        control = RunControl(time.monotonic() + limit, limit)
+        with self._lock:
+            self._check_open()
+            self._inflight.add(control)
+        return control
+
+    def _run_call(
+        self, blocks: Sequence[CodeBlock] | CodeBlock, control: RunControl, *, stdin: str | bytes | None,
+        env: Mapping[str, str] | None, on_output: OutputCallback | None, output_limit: int | None,
+    ) -> ExecutionResult:
         if isinstance(blocks, CodeBlock):
             blocks = [blocks]
         elif isinstance(blocks, (str, bytes)) or not all(isinstance(b, CodeBlock) for b in blocks):
@@ -137,19 +253,32 @@ class BaseExecutor:
                 "execute() takes CodeBlock objects; for markdown text use "
                 "execute(sandbox.extract_code_blocks(text))"
             )
-        limit = self.timeout if timeout is None else float(timeout)
-        if limit <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        if isinstance(stdin, str):
+            stdin = stdin.encode()
+        limit = self.output_limit if output_limit is None else output_limit
+        queued = not self._take_slot(control)
         started = time.monotonic()
-        control = RunControl(started + limit, limit)
-        with self._lock:
-            self._check_open()
-            self._inflight.add(control)
+        call = Call(
+            output=OutputBuffer(limit), control=control, started=started, stdin=stdin or b"",
+            env={**self.env, **(env or {})}, on_output=on_output,
+        )
+        if queued:  # cancelled while waiting for a slot: every block reports it, nothing runs
+            return self._execute(list(blocks), control, started, call)
         try:
-            return self._execute(list(blocks), control, started)
+            control.deadline = started + control.limit  # time spent queued is not the code's
+            result = self._execute(list(blocks), control, started, call)
         finally:
-            with self._lock:
-                self._inflight.discard(control)
+            self._slots.release()
+        if call.callback_error is not None:
+            raise call.callback_error
+        return result
+
+    def _take_slot(self, control: RunControl) -> bool:
+        """Wait for one of the `max_concurrency` slots; False if the call was stopped meanwhile."""
+        while not self._slots.acquire(timeout=0.05):
+            if control.stopped:
+                return False
+        return True
 
     def execute_code_blocks(self, blocks: Sequence[CodeBlock]) -> ExecutionResult:
         """AutoGen's name for `execute`, with the executor's default timeout."""
@@ -203,9 +332,9 @@ class BaseExecutor:
     # -- what a backend provides -------------------------------------------------------------
 
     def _run_block(
-        self, *, index: int, language: Language, script: PurePosixPath, control: RunControl, output: OutputBuffer
+        self, *, index: int, language: Language, script: PurePosixPath, control: RunControl, call: Call
     ) -> BlockRun:
-        """Run the saved script `script` (workspace-relative) and stream output into `output`."""
+        """Run the saved script `script` (workspace-relative), writing its output through `call.write`."""
         raise NotImplementedError
 
     def _begin_call(self, control: RunControl) -> None:
@@ -226,8 +355,7 @@ class BaseExecutor:
         if self._state is _State.CLOSED:
             raise ExecutorClosedError(f"this {type(self).__name__} is closed; create a new executor")
 
-    def _execute(self, blocks: list[CodeBlock], control: RunControl, started: float) -> ExecutionResult:
-        call = _Call(OutputBuffer(self.output_limit))
+    def _execute(self, blocks: list[CodeBlock], control: RunControl, started: float, call: Call) -> ExecutionResult:
         output = call.output
         before = self._workspace.snapshot()
         results: list[BlockResult] = []
@@ -262,7 +390,7 @@ class BaseExecutor:
             files=files,
         )
 
-    def _one_block(self, index: int, block: CodeBlock, control: RunControl, call: _Call) -> BlockResult:
+    def _one_block(self, index: int, block: CodeBlock, control: RunControl, call: Call) -> BlockResult:
         language = resolve_language(block.language)
         tag = block.language or "(none)"
         output, temps = call.output, call.temps
@@ -315,7 +443,7 @@ class BaseExecutor:
         if not call.began:
             call.began = True  # set first: if _begin_call fails halfway, _end_call still tidies up
             self._begin_call(control)
-        run = self._run_block(index=index, language=language, script=rel, control=control, output=output)
+        run = self._run_block(index=index, language=language, script=rel, control=control, call=call)
         output.flush()  # the block's unfinished last lines belong before the next block's output
         filename = None if str(rel) in temps else str(rel)
         if run.stop_reason is not None:

@@ -5,21 +5,22 @@ root filesystem with a size-limited tmpfs on /tmp, all capabilities dropped,
 no-new-privileges, memory with swap capped at the same value, a CPU quota, a pids limit,
 `nofile` and `fsize` ulimits, and the engine's init (tini) as PID 1 to reap zombies.
 
-How a call runs: the container starts with a sleeper as its only process, each block is a
-`docker exec` streamed back frame by frame (so stdout and stderr stay apart and in order),
-and on timeout or cancel the whole container is killed, which kills every process in it,
-whatever it did to hide. The fresh container's sleeper also ends by itself a little after
-the call's deadline, and the container is created with auto-remove, so a caller that dies
-by SIGKILL leaves nothing running for long; `sandbox reap` removes what is left.
+How a call runs: each container's only process is our supervisor (`sandbox/_supervisor.py`,
+see `container.py`), reached over the container's attach socket; a block is a frame sent to
+it, its output comes back frame by frame, stdout and stderr apart, in the order it read them.
+No `docker exec` per block. Fresh mode takes a never-used container from a pool started
+ahead of time (`pool=Pool(size=...)`; `pool=0` starts one per call) and destroys it after
+the call; session mode keeps one container for the executor's life. On timeout or cancel, a
+fresh container is removed, which kills everything in it at once; in a session, the
+supervisor kills the run's whole process tree and the container lives on.
 
 Ownership: the code runs as the caller's uid/gid, so the files it writes belong to the caller
 on the host. A root caller's code runs as `SANDBOX_UID` instead, never as root: the workspace
-is lent to that uid for the call and handed back to root afterwards.
+is lent to that uid while calls run and handed back to root afterwards.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import socket
 import threading
@@ -32,33 +33,36 @@ from typing import Any
 import docker
 import docker.errors
 from docker.types import Ulimit
-from docker.utils.socket import frames_iter
 
 from ..environment import DEFAULT_PATH, minimal_env
+from ..errors import EngineUnavailableError, ImageNotFoundError
 from ..labels import owner_labels
 from ..languages import Language
 from ..limits import parse_size
-from ..output import DEFAULT_OUTPUT_LIMIT, STDERR, STDOUT, OutputBuffer
-from .base import BaseExecutor, BlockRun, RunControl
-from ..errors import EngineUnavailableError, ImageNotFoundError
+from ..output import DEFAULT_OUTPUT_LIMIT
+from .base import BaseExecutor, BlockRun, Call, RunControl
+from .container import ContainerSandbox
 from .docker_errors import OFFLINE_IMAGE_HINT, engine_address, engine_unavailable, translate
-from .ownership import hand_back, lend
+from .ownership import Loan
+from .pool import Pool, SandboxPool
 
-__all__ = ["DEFAULT_IMAGE", "SANDBOX_UID", "DockerExecutor", "engine_answers"]
+__all__ = ["DEFAULT_IMAGE", "SANDBOX_UID", "DockerExecutor", "Pool", "engine_answers"]
 
 DEFAULT_IMAGE = "python:3.11-slim"
 SANDBOX_UID = 65532  # the uid a root caller's code runs as (distroless "nonroot"); never 0
 CONTAINER_WORKSPACE = "/workspace"
-_SLEEPER_GRACE_S = 30  # a fresh container outlives its call's deadline by this much at most
 _INTERPRETERS = {"python": "python3", "bash": "bash", "sh": "sh"}
+_SESSION_KILL_GRACE_S = 2.0  # a session's supervisor gets this long to kill a run's tree
 
 
 class DockerExecutor(BaseExecutor):
     """Run blocks in Docker containers through docker-py, against the engine `DOCKER_HOST` names.
 
-    `session=False` (default): a fresh container per `execute()`; state carries over only in
-    the workspace. `session=True`: one container for the executor's life (AutoGen's model),
-    replaced after a timeout, a cancel, an OOM kill or `restart()`.
+    `session=False` (default): every `execute()` gets a container nobody used before; state
+    carries over only in the workspace. `pool` says how many are started ahead of time (an
+    int, or `Pool(size=..., when_empty="wait" | "start")`). `session=True`: one container for
+    the executor's life (AutoGen's model); it is replaced only if it dies or on `restart()`.
+    Thread-safe: calls from several threads run at once, up to `max_concurrency`.
     """
 
     def __init__(
@@ -70,6 +74,8 @@ class DockerExecutor(BaseExecutor):
         output_limit: int = DEFAULT_OUTPUT_LIMIT,
         env: Mapping[str, str] | None = None,
         session: bool = False,
+        pool: int | Pool = 1,
+        max_concurrency: int = 8,
         network: bool | str = False,
         memory: int | str = "512m",
         cpus: float = 1.0,
@@ -85,6 +91,7 @@ class DockerExecutor(BaseExecutor):
     ) -> None:
         self.image = image
         self.session = session
+        self.pool_policy = pool if isinstance(pool, Pool) else Pool(size=pool)
         self.network = network
         self.memory = parse_size(memory)
         self.cpus = cpus
@@ -98,11 +105,24 @@ class DockerExecutor(BaseExecutor):
         self.id = uuid.uuid4().hex[:12]
         self._client = client or _connect()
         self._owns_client = client is None
+        self._calls: dict[RunControl, ContainerSandbox] = {}
+        self._session_sandbox: ContainerSandbox | None = None
+        self._sandboxes_lock = threading.Lock()
+        self._session_lock = threading.Lock()
+        self._pool: SandboxPool[ContainerSandbox] | None = None
         try:
-            super().__init__(work_dir=work_dir, timeout=timeout, output_limit=output_limit, env=env)
+            super().__init__(
+                work_dir=work_dir, timeout=timeout, output_limit=output_limit, env=env, max_concurrency=max_concurrency
+            )
             self.user = user or _default_user()
-            self._lends = self.user.split(":")[0] == str(SANDBOX_UID) and os.geteuid() == 0
+            lends = self.user.split(":")[0] == str(SANDBOX_UID) and os.geteuid() == 0
+            self._loan = Loan(self.work_dir, SANDBOX_UID) if lends else None
             self._ensure_image()
+            if not session:
+                self._pool = SandboxPool(
+                    self.pool_policy, start=lambda: self._start_sandbox("fresh"), destroy=ContainerSandbox.destroy,
+                    name=f"pool-{self.id}",
+                )
         except BaseException:
             if self._owns_client:
                 self._client.close()
@@ -110,65 +130,88 @@ class DockerExecutor(BaseExecutor):
                 self._workspace.cleanup()
                 self._state = type(self._state).CLOSED  # nothing to warn about in __del__
             raise
-        self._containers: dict[RunControl, Any] = {}
-        self._session_container: Any = None
-        self._containers_lock = threading.Lock()
 
-    # -- lifecycle of containers -------------------------------------------------------------
+    @property
+    def pool(self) -> SandboxPool[ContainerSandbox] | None:
+        """The fresh-mode pool (None in session mode); `pool.wait_ready()` helps benchmarks."""
+        return self._pool
+
+    # -- lifecycle of sandboxes --------------------------------------------------------------
 
     def _begin_call(self, control: RunControl) -> None:
-        if self._lends:
-            lend(self.work_dir, SANDBOX_UID)
-        if self.session:
-            with self._containers_lock:
-                if self._session_container is None:
-                    self._session_container = self._start_container(sleep="infinity", mode="session")
-                self._containers[control] = self._session_container
-            return
-        seconds = math.ceil(control.remaining()) + _SLEEPER_GRACE_S
-        container = self._start_container(sleep=str(seconds), mode="fresh")
-        with self._containers_lock:
-            self._containers[control] = container
+        if self._loan is not None:
+            self._loan.begin()
+        try:
+            if self.session:
+                sandbox = self._session()
+            else:
+                assert self._pool is not None
+                sandbox = self._pool.acquire(max(control.remaining(), 1.0) + 30)
+        except BaseException:
+            if self._loan is not None:
+                self._loan.end()
+            raise
+        with self._sandboxes_lock:
+            self._calls[control] = sandbox
 
     def _end_call(self, control: RunControl) -> None:
-        with self._containers_lock:
-            container = self._containers.pop(control, None)
+        with self._sandboxes_lock:
+            sandbox = self._calls.pop(control, None)
         try:
-            if container is not None and (not self.session or control.stopped):
-                self._discard(container)
+            if sandbox is not None and not self.session:
+                if self._pool is not None:
+                    self._pool.retire(sandbox)
+                else:
+                    sandbox.destroy()
         finally:
-            if self._lends:
-                hand_back(self.work_dir, SANDBOX_UID, os.getuid(), os.getgid())
+            if self._loan is not None and sandbox is not None:
+                self._loan.end()
+
+    def _session(self) -> ContainerSandbox:
+        with self._session_lock:
+            current = self._session_sandbox
+            if current is None or not current.alive:
+                if current is not None:
+                    current.destroy()
+                current = self._session_sandbox = self._start_sandbox("session")
+            return current
+
+    def _drop_session(self, sandbox: ContainerSandbox) -> None:
+        with self._session_lock:
+            if self._session_sandbox is sandbox:
+                self._session_sandbox = None
+        sandbox.destroy()
 
     def _reset(self) -> None:
-        with self._containers_lock:
-            container, self._session_container = self._session_container, None
-        if container is not None:
-            self._remove(container)
+        with self._session_lock:
+            sandbox, self._session_sandbox = self._session_sandbox, None
+        if sandbox is not None:
+            sandbox.destroy()
 
     def _shutdown(self) -> None:
-        with self._containers_lock:
-            leftovers = {c.id: c for c in self._containers.values()}
-            if self._session_container is not None:
-                leftovers[self._session_container.id] = self._session_container
-            self._containers.clear()
-            self._session_container = None
-        threads = [threading.Thread(target=self._remove, args=(c,), daemon=True) for c in leftovers.values()]
+        with self._sandboxes_lock:
+            running = list(self._calls.values())
+        with self._session_lock:
+            if self._session_sandbox is not None:
+                running.append(self._session_sandbox)
+            self._session_sandbox = None
+        threads = [threading.Thread(target=sb.destroy, daemon=True) for sb in running]
         for t in threads:
             t.start()
+        if self._pool is not None:
+            self._pool.close()
         for t in threads:
             t.join(5)
         if self._owns_client:
             self._client.close()
 
-    def _start_container(self, *, sleep: str, mode: str) -> Any:
-        host_config: dict[str, Any] = dict(
+    def _start_sandbox(self, mode: str) -> ContainerSandbox:
+        create: dict[str, Any] = dict(
             image=self.image,
-            command=["sleep", sleep],
             init=True,  # tini as PID 1 reaps the zombies the code leaves
             user=self.user,
             working_dir=CONTAINER_WORKSPACE,
-            environment=minimal_env(home="/tmp", tmpdir="/tmp", path=DEFAULT_PATH, extra=self.env),
+            environment=minimal_env(home="/tmp", tmpdir="/tmp", path=DEFAULT_PATH),
             volumes={str(self.work_dir): {"bind": CONTAINER_WORKSPACE, "mode": "rw"}},
             network_mode=self.network if isinstance(self.network, str) else ("bridge" if self.network else "none"),
             read_only=self.read_only,
@@ -184,28 +227,11 @@ class DockerExecutor(BaseExecutor):
                 Ulimit(name="fsize", soft=self.file_size_limit, hard=self.file_size_limit),
             ],
             labels=owner_labels(executor_id=self.id, mode=mode),
-            auto_remove=mode == "fresh",
-            detach=True,
+            auto_remove=True,
         )
         if self.runtime:
-            host_config["runtime"] = self.runtime
-        with translate(image=self.image, runtime=self.runtime):
-            return self._client.containers.run(**host_config)
-
-    def _discard(self, container: Any) -> None:
-        """Remove a container; if it was the session's, the next call starts a new one."""
-        self._remove(container)
-        with self._containers_lock:
-            if self._session_container is container:
-                self._session_container = None
-
-    def _remove(self, container: Any) -> None:
-        try:
-            container.remove(force=True)
-        except (docker.errors.NotFound, docker.errors.APIError):
-            pass  # already gone (auto-remove), or removal already in progress
-        except Exception:  # never let cleanup mask the real outcome; the reaper is the backstop
-            pass
+            create["runtime"] = self.runtime
+        return ContainerSandbox(self._client, create, image=self.image, runtime=self.runtime)
 
     def _ensure_image(self) -> None:
         with translate(image=self.image):
@@ -226,61 +252,60 @@ class DockerExecutor(BaseExecutor):
     # -- one block ------------------------------------------------------------------------------
 
     def _run_block(
-        self, *, index: int, language: Language, script: PurePosixPath, control: RunControl, output: OutputBuffer
+        self, *, index: int, language: Language, script: PurePosixPath, control: RunControl, call: Call
     ) -> BlockRun:
-        with self._containers_lock:
-            container = self._containers[control]
-        api = self._client.api
+        with self._sandboxes_lock:
+            sandbox = self._calls[control]
         started = time.time() - 1  # event timestamps have whole-second precision on old engines
         argv = [_INTERPRETERS[language.runner or "sh"], f"{CONTAINER_WORKSPACE}/{script}"]
-        with translate(image=self.image, runtime=self.runtime):
-            exec_id = api.exec_create(container.id, argv, workdir=CONTAINER_WORKSPACE, user=self.user)["Id"]
-            stream = _ExecStream(api, exec_id)
-        done = threading.Event()
-
-        def pump() -> None:
-            try:
-                for stream_id, data in stream.frames():
-                    output.write(index, STDERR if stream_id == 2 else STDOUT, data)
-            except Exception:  # the stream breaks when we kill the container: expected
-                pass  # the outcome comes from the stop reason or exec_inspect, not from here
-            finally:
-                done.set()
-
-        reader = threading.Thread(target=pump, name=f"sandbox-exec-{index}", daemon=True)
-        reader.start()
-        stop = control.wait(done)
-        if stop is not None:
-            self._remove(container)  # kills every process of the run at once
-            reader.join(2)
-            stream.close()
-            return BlockRun(exit_code=None, stop_reason=stop)
-        reader.join()
-        stream.close()
-        with translate(image=self.image):
-            exit_code = api.exec_inspect(exec_id).get("ExitCode")
-            oom = exit_code == 137 and self._oom_killed(container, started)
-        if oom and self.session:
-            self._discard(container)  # the OOM killer may have hit the session's own processes
-        return BlockRun(
-            exit_code=exit_code,
-            oom_killed=oom,
-            message=f"killed: the run exceeded its memory limit of {(self.memory or 0) / 2**20:g} MiB" if oom else "",
+        job = sandbox.link.run(
+            argv,
+            env=minimal_env(home="/tmp", tmpdir="/tmp", path=DEFAULT_PATH, extra=call.env),
+            cwd=CONTAINER_WORKSPACE,
+            stdin=call.stdin,
+            sink=lambda stream, data: call.write(index, stream, data),
         )
+        stop = control.wait(job.done)
+        if stop is not None:
+            if self.session:
+                sandbox.link.kill(job)
+                if not job.done.wait(_SESSION_KILL_GRACE_S):
+                    self._drop_session(sandbox)  # the supervisor did not answer: start over
+            else:
+                sandbox.destroy()  # kills every process of the run at once
+            return BlockRun(exit_code=None, stop_reason=stop)
+        if job.lost:  # the container died under the run: the OOM killer, or the code killed our supervisor
+            oom = self._oom_killed(sandbox, started)
+            if self.session:
+                self._drop_session(sandbox)
+            return BlockRun(
+                exit_code=137, oom_killed=oom,
+                message=self._oom_message() if oom else
+                "the sandbox died during the run (the code killed its supervisor, or the container was removed)",
+            )
+        exit_code = job.exit_code
+        oom = exit_code == 137 and (
+            job.oom_kills > 0 if job.oom_kills is not None else self._oom_killed(sandbox, started)
+        )
+        return BlockRun(exit_code=exit_code, oom_killed=oom, message=self._oom_message() if oom else "")
 
-    def _oom_killed(self, container: Any, since: float) -> bool:
-        """Did the kernel's OOM killer act in this container since `since`?
+    def _oom_message(self) -> str:
+        return f"killed: the run exceeded its memory limit of {(self.memory or 0) / 2**20:g} MiB"
 
-        `State.OOMKilled` is only set when the container itself exits, and here the killed
-        process is an exec'd one while the container lives on; the engine does emit an `oom`
-        event at once, on cgroup v1 and v2 and for remote engines alike, so we ask for it.
-        The event travels from containerd to the engine asynchronously: look a few times.
+    def _oom_killed(self, sandbox: ContainerSandbox, since: float) -> bool:
+        """Did the kernel's OOM killer act in this container since `since`? (When it cannot see its cgroup.)
+
+        The supervisor reads the cgroup's own OOM-kill counter where it can (runc, cgroup v1
+        and v2). Where it cannot (gVisor has no cgroupfs), the engine's `oom` event says it:
+        `State.OOMKilled` is only set when the container itself exits, and the killed process
+        is one of many. The event travels from containerd to the engine asynchronously: look
+        a few times.
         """
         for attempt in range(5):
             now = time.time()
             try:
                 events = self._client.api.events(
-                    since=f"{since:.3f}", until=f"{now:.3f}", filters={"container": container.id, "event": "oom"},
+                    since=f"{since:.3f}", until=f"{now:.3f}", filters={"container": sandbox.id, "event": "oom"},
                     decode=True,
                 )
                 if any(True for _ in events):
@@ -321,37 +346,6 @@ def _connect(timeout: float = 30) -> docker.DockerClient:
             client.close()
         raise engine_unavailable(type(exc).__name__ if not str(exc) else str(exc).split("(")[0].strip()) from exc
     return client
-
-
-class _ExecStream:
-    """The attached output of one exec, as (stream id, bytes) frames in the engine's order.
-
-    docker-py's `exec_start(stream=True)` hands back a generator whose upgraded socket is only
-    released by the garbage collector (a ResourceWarning per call, and descriptors piling up
-    until then); here we keep the HTTP response and close it, and its socket, ourselves.
-    """
-
-    def __init__(self, api: Any, exec_id: str) -> None:
-        self._response = api._post_json(
-            api._url("/exec/{0}/start", exec_id),
-            headers={"Connection": "Upgrade", "Upgrade": "tcp"},
-            data={"Tty": False, "Detach": False},
-            stream=True,
-        )
-        api._raise_for_status(self._response)
-        self._socket = api._get_raw_response_socket(self._response)
-
-    def frames(self) -> Any:
-        return frames_iter(self._socket, tty=False)
-
-    def close(self) -> None:
-        try:
-            self._response.close()
-            raw = getattr(self._socket, "_sock", None)
-            if raw is not None:
-                raw.close()
-        except Exception:
-            pass  # closing a socket the engine already dropped
 
 
 def _default_user() -> str:

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 
 from ..models import CodeBlock, ExecutionResult, Outcome
-from .base import BaseExecutor, BlockRun, RunControl
+from .base import BaseExecutor, BlockRun, Call, RunControl
 
 __all__ = ["FakeExecutor"]
 
@@ -30,7 +30,7 @@ class FakeExecutor(BaseExecutor):
         self.handler = handler
         self.calls: list[list[CodeBlock]] = []
 
-    def _execute(self, blocks: list[CodeBlock], control: RunControl, started: float) -> ExecutionResult:
+    def _execute(self, blocks: list[CodeBlock], control: RunControl, started: float, call: Call) -> ExecutionResult:
         self.calls.append(list(blocks))
         return self.handler(list(blocks))
 

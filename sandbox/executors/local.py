@@ -17,14 +17,15 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 from ..environment import minimal_env
 from ..languages import Language
 from ..limits import parse_size
-from ..output import DEFAULT_OUTPUT_LIMIT, STDERR, STDOUT, OutputBuffer
-from .base import BaseExecutor, BlockRun, RunControl, StopReason
+from ..output import DEFAULT_OUTPUT_LIMIT, STDERR, STDOUT
+from .base import BaseExecutor, BlockRun, Call, RunControl, StopReason
 
 __all__ = ["LocalExecutor"]
 
@@ -51,8 +52,11 @@ class LocalExecutor(BaseExecutor):
         file_size_limit: int | str | None = "1g",
         max_processes: int | None = 512,
         python: str | None = None,
+        max_concurrency: int = 8,
     ) -> None:
-        super().__init__(work_dir=work_dir, timeout=timeout, output_limit=output_limit, env=env)
+        super().__init__(
+            work_dir=work_dir, timeout=timeout, output_limit=output_limit, env=env, max_concurrency=max_concurrency
+        )
         self.memory_limit = parse_size(memory_limit)
         self.file_size_limit = parse_size(file_size_limit)
         self.cpu_time_limit = cpu_time_limit
@@ -70,28 +74,34 @@ class LocalExecutor(BaseExecutor):
         shutil.rmtree(self._home, ignore_errors=True)
 
     def _run_block(
-        self, *, index: int, language: Language, script: PurePosixPath, control: RunControl, output: OutputBuffer
+        self, *, index: int, language: Language, script: PurePosixPath, control: RunControl, call: Call
     ) -> BlockRun:
         argv = [*self._interpreter(language), str(script)]
         command = [sys.executable, "-I", "-S", _SUPERVISOR, "--ppid", str(os.getpid()), *self._rlimit_flags(control), "--", *argv]
-        env = minimal_env(home=self._home, tmpdir=self._home, path=os.environ.get("PATH", ""), extra=self.env)
+        env = minimal_env(home=self._home, tmpdir=self._home, path=os.environ.get("PATH", ""), extra=call.env)
         proc = subprocess.Popen(
             command,
             cwd=self.work_dir,
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if call.stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # the caller's Ctrl-C is ours to forward, not the code's
             close_fds=True,
         )
+        feeder = None
+        if call.stdin:
+            feeder = threading.Thread(target=_feed, args=(proc, call.stdin), name="sandbox-stdin", daemon=True)
+            feeder.start()
         try:
-            stop = self._pump(proc, index, control, output)
+            stop = self._pump(proc, index, control, call)
         finally:
             self._stop_tree(proc)
             assert proc.stdout is not None and proc.stderr is not None
             proc.stdout.close()
             proc.stderr.close()
+            if feeder is not None:
+                feeder.join()
         return BlockRun(exit_code=proc.returncode, stop_reason=stop)
 
     # -- mechanism -----------------------------------------------------------------------------
@@ -121,7 +131,7 @@ class LocalExecutor(BaseExecutor):
         return flags
 
     @staticmethod
-    def _pump(proc: subprocess.Popen[bytes], index: int, control: RunControl, output: OutputBuffer) -> StopReason | None:
+    def _pump(proc: subprocess.Popen[bytes], index: int, control: RunControl, call: Call) -> StopReason | None:
         """Copy both pipes into the buffer until the process is gone or the run is stopped."""
         assert proc.stdout is not None and proc.stderr is not None
         streams = {proc.stdout.fileno(): STDOUT, proc.stderr.fileno(): STDERR}
@@ -147,7 +157,7 @@ class LocalExecutor(BaseExecutor):
                     except BlockingIOError:
                         continue
                     if data:
-                        output.write(index, streams[key.fd], data)
+                        call.write(index, streams[key.fd], data)
                     else:
                         sel.unregister(key.fd)
 
@@ -166,6 +176,20 @@ class LocalExecutor(BaseExecutor):
             except OSError:
                 pass
             proc.wait()
+
+
+def _feed(proc: subprocess.Popen[bytes], data: bytes) -> None:
+    """Write the run's stdin, then close it; code that stops reading just loses the rest."""
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write(data)
+    except (BrokenPipeError, OSError):
+        pass
+    finally:
+        try:
+            proc.stdin.close()
+        except OSError:
+            pass
 
 
 def _processes_of_user() -> int:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from pathlib import Path
 
-__all__ = ["hand_back", "lend"]
+__all__ = ["Loan", "hand_back", "lend"]
 
 
 def _walk(root: Path) -> list[tuple[str, os.stat_result]]:
@@ -58,3 +59,30 @@ def lend(root: Path, sandbox_uid: int) -> None:
 def hand_back(root: Path, sandbox_uid: int, uid: int, gid: int) -> None:
     """Give everything the sandbox uid owns in the workspace back to the caller."""
     _chown_matching(root, sandbox_uid, uid, gid)
+
+
+class Loan:
+    """The workspace lent for as long as at least one call runs: calls may overlap.
+
+    Handing back while another call still runs would give its directories back to root
+    under its feet (its next write fails with EACCES), so the first call in lends and the last
+    call out hands back.
+    """
+
+    def __init__(self, root: Path, sandbox_uid: int) -> None:
+        self._root = root
+        self._uid = sandbox_uid
+        self._calls = 0
+        self._lock = threading.Lock()
+
+    def begin(self) -> None:
+        with self._lock:
+            if self._calls == 0:
+                lend(self._root, self._uid)
+            self._calls += 1
+
+    def end(self) -> None:
+        with self._lock:
+            self._calls -= 1
+            if self._calls == 0:
+                hand_back(self._root, self._uid, os.getuid(), os.getgid())
