@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
-from .models import CodeBlock, ExecutionResult
+from .models import CodeBlock, ExecutionResult, OutputEvent
 
 __all__ = ["CodeExecutor"]
 
@@ -19,6 +19,8 @@ class CodeExecutor(Protocol):
     - `execute` never raises for what the code did (non-zero exit, timeout, OOM, unknown
       language): those are results. It raises `SandboxError` subclasses when the engine itself
       fails, and `ExecutorClosedError` after `close()`.
+    - `execute` is thread-safe; `aexecute` is the same call for asyncio, off the event loop,
+      and cancelling its task kills the run.
     - `cancel()` may be called from any thread; calls in flight return a cancelled result.
     - `restart()` stops whatever runs and discards all state except the workspace.
     - `close()` is idempotent; the executor is also a context manager.
@@ -26,7 +28,27 @@ class CodeExecutor(Protocol):
 
     work_dir: Path
 
-    def execute(self, blocks: Sequence[CodeBlock] | CodeBlock, *, timeout: float | None = None) -> ExecutionResult: ...
+    def execute(
+        self,
+        blocks: Sequence[CodeBlock] | CodeBlock,
+        *,
+        timeout: float | None = None,
+        stdin: str | bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        on_output: Callable[[OutputEvent], None] | None = None,
+        output_limit: int | None = None,
+    ) -> ExecutionResult: ...
+
+    async def aexecute(
+        self,
+        blocks: Sequence[CodeBlock] | CodeBlock,
+        *,
+        timeout: float | None = None,
+        stdin: str | bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        on_output: Callable[[OutputEvent], None] | None = None,
+        output_limit: int | None = None,
+    ) -> ExecutionResult: ...
 
     def execute_code_blocks(self, blocks: Sequence[CodeBlock]) -> ExecutionResult: ...
 

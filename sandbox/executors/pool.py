@@ -82,12 +82,13 @@ class SandboxPool(Generic[S]):
                         # few hundred ms, which would slow the very run that just began. The
                         # replacement starts when this sandbox is retired.
                         return self._ready.popleft()
-                    if self._failure is not None:  # starting failed: tell the caller why
+                    if self._failure is not None and self._starting == 0:  # starting failed: say why
                         failure, self._failure = self._failure, None
                         raise failure
                     if self.policy.when_empty == "start" or self.policy.size == 0:
                         break
-                    self._fill()
+                    if self._failure is None:
+                        self._fill()
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise SandboxError(
