@@ -375,7 +375,7 @@ def test_a_document_runs_in_docker_sharing_its_workspace(tmp_path: Path) -> None
     report = tmp_path / "report.xml"
     done = run_md("doc.md", "--junit", str(report), cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert [line.split()[1] for line in lines_of(done.stdout, "PASS")] == ["doc.md:3", "doc.md:14", "doc.md:18"]
+    assert [line.split()[1] for line in lines_of(done.stdout, "PASS")] == ["doc.md:3", "doc.md:14", "doc.md:18"], done.stdout
     assert lines_of(done.stdout, "FAIL")[0].startswith("FAIL  doc.md:27  sh")
     assert ET.parse(report).getroot().get("failures") == "1"
 
