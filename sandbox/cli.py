@@ -153,6 +153,8 @@ def _run_md(args: argparse.Namespace) -> int:
             env[name] = value
         elif name in os.environ:
             env[name] = os.environ[name]
+    if args.junit and Path(args.junit).is_dir():
+        return _usage(f"--junit {args.junit} is a directory; give a file name, e.g. {Path(args.junit) / 'run-md.xml'}")
     args.work_dir = None  # each file gets its own temporary workspace
     progress = ConsoleProgress(sys.stdout, quiet=args.quiet)
     runner = MarkdownRunner(
@@ -166,7 +168,10 @@ def _run_md(args: argparse.Namespace) -> int:
         return 2
     sys.stdout.write(summary(reports))
     if args.junit:
-        write_junit(args.junit, reports)
+        try:
+            write_junit(args.junit, reports)
+        except OSError as exc:
+            return _usage(f"cannot write the JUnit report {args.junit}: {exc.strerror or exc}")
     statuses = {b.status for r in reports for b in r.blocks}
     if Status.ERROR in statuses:
         return EXIT_ENGINE_ERROR

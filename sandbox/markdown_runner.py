@@ -71,7 +71,8 @@ Exit status:
   0    every block passed or was skipped
   1    a block failed: non-zero exit, timeout, OOM, refused, or unexpected stdout
   2    usage: a file is missing, not Markdown (.md, .markdown), not UTF-8, or has
-       an unknown or misplaced <!-- sandbox: ... --> annotation; nothing ran
+       an unknown or misplaced <!-- sandbox: ... --> annotation (nothing ran); or
+       the --junit report cannot be written
   125  the engine failed (no Docker engine, image missing): verdicts unknown
   130  interrupted
 """

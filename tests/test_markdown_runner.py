@@ -392,3 +392,14 @@ def test_on_a_terminal_a_run_line_shows_the_running_block_and_is_overwritten() -
     assert out.getvalue() == "RUN   doc.md:1  python ..."
     progress.finished(BlockReport(file="doc.md", line=1, language="python", status=Status.PASSED, duration_s=0.5))
     assert out.getvalue() == "RUN   doc.md:1  python ...\r\x1b[KPASS  doc.md:1  python  0.50s\n"
+
+
+def test_a_junit_path_that_cannot_be_written_exits_2(tmp_path: Path) -> None:
+    write(tmp_path, "doc.md", f"{F}sh\ntouch ran\n{F}\n")
+    (tmp_path / "reports").mkdir()
+    done = run_md("--local", "--junit", "reports", "doc.md", cwd=tmp_path)
+    assert done.returncode == 2 and "--junit reports is a directory; give a file name" in done.stderr
+    assert done.stdout == ""  # refused before anything ran
+    (tmp_path / "not-a-dir").write_text("")
+    done = run_md("--local", "--junit", "not-a-dir/report.xml", "doc.md", cwd=tmp_path)
+    assert done.returncode == 2 and "cannot write the JUnit report not-a-dir/report.xml" in done.stderr
