@@ -2,14 +2,17 @@
 
 Exit status: the code's own exit code (124 on timeout, as AutoGen and GNU timeout report it);
 125 when the engine itself failed (Docker's own convention for `docker run`), 126 when the
-engine refused to run the code (unknown language, bad filename), 2 for bad usage.
+engine refused to run the code (unknown language, bad filename), 2 for bad usage. `run-md`
+is a test runner: 0 when every block passed or was skipped, 1 when one failed (its --help).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +44,16 @@ print("default route:", any(line.split()[1] == "00000000" for line in routes))
 '''
 
 
-def _executor(args: argparse.Namespace) -> Any:
+def _executor(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Any:
     if args.executor == "local":
         from .executors.local import LocalExecutor
 
-        return LocalExecutor(timeout=args.timeout, work_dir=args.work_dir)
+        return LocalExecutor(timeout=args.timeout, work_dir=args.work_dir, env=env)
     from .executors.docker import DEFAULT_IMAGE, DockerExecutor
 
     return DockerExecutor(
         args.image or DEFAULT_IMAGE, timeout=args.timeout, work_dir=args.work_dir, runtime=args.runtime,
-        session=False,
+        session=False, env=env,
     )
 
 
@@ -138,6 +141,43 @@ def _reap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_md(args: argparse.Namespace) -> int:
+    """Run Markdown files as tests; the exit status is a test runner's (see `run-md --help`)."""
+    from .markdown_report import ConsoleProgress, summary, write_junit
+    from .markdown_runner import MarkdownRunner, MarkdownUsageError, Status, run_files
+
+    env: dict[str, str] = {}
+    for item in args.env:  # NAME=VALUE, or NAME to pass the caller's value on, as `docker run -e`
+        name, sep, value = item.partition("=")
+        if sep:
+            env[name] = value
+        elif name in os.environ:
+            env[name] = os.environ[name]
+    if args.junit and Path(args.junit).is_dir():
+        return _usage(f"--junit {args.junit} is a directory; give a file name, e.g. {Path(args.junit) / 'run-md.xml'}")
+    args.work_dir = None  # each file gets its own temporary workspace
+    progress = ConsoleProgress(sys.stdout, quiet=args.quiet)
+    runner = MarkdownRunner(
+        lambda: _executor(args, env), exitfirst=args.exitfirst, on_start=progress.started, on_done=progress.finished,
+    )
+    try:
+        reports = run_files(args.files, runner)
+    except MarkdownUsageError as exc:
+        for problem in str(exc).splitlines():
+            _usage(problem)
+        return 2
+    sys.stdout.write(summary(reports))
+    if args.junit:
+        try:
+            write_junit(args.junit, reports)
+        except OSError as exc:
+            return _usage(f"cannot write the JUnit report {args.junit}: {exc.strerror or exc}")
+    statuses = {b.status for r in reports for b in r.blocks}
+    if Status.ERROR in statuses:
+        return EXIT_ENGINE_ERROR
+    return 1 if Status.FAILED in statuses else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sandbox", description="Run untrusted code in a sandbox.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -158,6 +198,24 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--lang", default="python")
     ex.add_argument("-c", dest="code", required=True)
     runner_options(ex)
+    from .markdown_runner import CLI_HELP
+
+    md = sub.add_parser(
+        "run-md", help="run the fenced blocks of Markdown files as tests (for CI)", epilog=CLI_HELP,
+        description="Run the fenced code blocks of Markdown files in the sandbox, as tests.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    md.add_argument("files", nargs="+", metavar="FILE.md")
+    md.add_argument("--executor", choices=["docker", "local"], default="docker", help="where the code runs (default: docker)")
+    md.add_argument("--local", dest="executor", action="store_const", const="local", help="same as --executor local")
+    md.add_argument("--timeout", type=float, default=60, help="seconds per block (default: 60)")
+    md.add_argument("--image", default=None, help="Docker image (default: python:3.11-slim)")
+    md.add_argument("--runtime", default=None, help="Docker runtime, e.g. runsc for gVisor")
+    md.add_argument("--env", action="append", default=[], metavar="NAME[=VALUE]",
+                    help="give the code this variable (NAME alone: the caller's value); repeatable")
+    md.add_argument("--junit", metavar="REPORT.xml", help="write a JUnit XML report (atomically)")
+    md.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failure")
+    md.add_argument("-q", "--quiet", action="store_true", help="print only failures and the summary")
     demo = sub.add_parser("demo", help="run an example of untrusted LLM code and print its result")
     runner_options(demo)
     doctor = sub.add_parser("doctor", help="check the engine, the image and the runtimes")
@@ -173,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args, _blocks_from_file(args.file, args.lang))
+        if args.command == "run-md":
+            return _run_md(args)
         if args.command == "exec":
             return _run(args, [CodeBlock(args.code, args.lang)])
         if args.command == "demo":

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from .inference import infer_language
 from .models import CodeBlock
 
-__all__ = ["extract_code_blocks"]
+__all__ = ["FencedBlock", "extract_code_blocks", "fenced_blocks"]
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _OPENER = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
@@ -137,9 +137,27 @@ def _comment_filename(code: str) -> str | None:
     return None
 
 
-def _block(fence: _Fence, lines: list[str]) -> CodeBlock | None:
-    """The CodeBlock for a fence and its content lines, or None for a blank block."""
-    code = "".join(line + "\n" for line in lines)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FencedBlock:
+    """A fenced block with its place in the document, for tools that report by line.
+
+    `before` is the text between the previous block's closing fence (or the start of the
+    document) and this block's opening fence: where a tool looks for annotations such as
+    `<!-- sandbox: skip -->`. `tag` is the info string's language word, None when there is
+    none (`block.language` is then a guess). `block` is None for a blank block.
+    """
+
+    line: int  # 1-based line number of the opening fence
+    end_line: int  # 1-based line number of the closing fence, or of the last line when unclosed
+    info: str  # the info string as written, stripped
+    tag: str | None
+    before: str
+    code: str
+    block: CodeBlock | None
+
+
+def _block(fence: _Fence, code: str) -> CodeBlock | None:
+    """The CodeBlock for a fence and its content, or None for a blank block."""
     if not code.strip():
         return None
     language = _language(fence.info)
@@ -147,6 +165,42 @@ def _block(fence: _Fence, lines: list[str]) -> CodeBlock | None:
         language = infer_language(code)
     filename = _attribute_filename(fence.info) or _comment_filename(code)
     return CodeBlock(code=code, language=language, filename=filename)
+
+
+def fenced_blocks(text: str) -> list[FencedBlock]:
+    """Every fenced block of `text` in order, blank ones included, with line numbers.
+
+    The same parse as `extract_code_blocks` (which is built on it); used by `sandbox run-md`.
+    """
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "":  # the text ended with a line break: no line follows it
+        lines.pop()
+    found: list[FencedBlock] = []
+    fence: _Fence | None = None
+    opened = 0  # index of the opening fence's line
+    prose_from = 0  # index of the first line after the previous block
+    content: list[str] = []
+
+    def close(end: int) -> None:
+        assert fence is not None
+        code = "".join(line + "\n" for line in content)
+        found.append(FencedBlock(
+            line=opened + 1, end_line=end + 1, info=fence.info, tag=_language(fence.info),
+            before="\n".join(lines[prose_from:opened]), code=code, block=_block(fence, code),
+        ))
+
+    for number, line in enumerate(lines):
+        if fence is None:  # outside a block: only an opening fence matters
+            fence = _open(line)
+            opened, content = number, []
+        elif _closes(line, fence):
+            close(number)
+            fence, prose_from = None, number + 1
+        else:  # inside a block: every other line, fences included, is content
+            content.append(_dedent(line, fence.indent))
+    if fence is not None:  # unclosed: CommonMark runs it to the end of the document
+        close(len(lines) - 1)
+    return found
 
 
 def extract_code_blocks(text: str) -> list[CodeBlock]:
@@ -158,21 +212,4 @@ def extract_code_blocks(text: str) -> list[CodeBlock]:
     word, lower-cased, or a guess from `infer_language` (possibly None) when there is none;
     `filename` comes from an info-string attribute or a `filename:` comment on the first line.
     """
-    lines = _LINE_BREAK.split(text)
-    if lines and lines[-1] == "":  # the text ended with a line break: no line follows it
-        lines.pop()
-    blocks: list[CodeBlock | None] = []
-    fence: _Fence | None = None
-    content: list[str] = []
-    for line in lines:
-        if fence is None:  # outside a block: only an opening fence matters
-            fence = _open(line)
-            content = []
-        elif _closes(line, fence):
-            blocks.append(_block(fence, content))
-            fence = None
-        else:  # inside a block: every other line, fences included, is content
-            content.append(_dedent(line, fence.indent))
-    if fence is not None:  # unclosed: CommonMark runs it to the end of the document
-        blocks.append(_block(fence, content))
-    return [block for block in blocks if block is not None]
+    return [f.block for f in fenced_blocks(text) if f.block is not None]

@@ -230,3 +230,16 @@ CASES: list[tuple[str, str, list[CodeBlock]]] = [
 @pytest.mark.parametrize(("text", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_extract_code_blocks(text: str, expected: list[CodeBlock]) -> None:
     assert extract_code_blocks(text) == expected
+
+
+def test_fenced_blocks_gives_line_numbers_the_prose_before_and_blank_blocks() -> None:
+    from sandbox.extract import fenced_blocks
+
+    text = "Intro\r\n<!-- note -->\r\n```python skip\r\nprint(1)\r\n```\r\n\r\n```output\r\n```\r\nafter\r\n~~~\r\nx = 1\r\n"
+    first, blank, unclosed = fenced_blocks(text)
+    assert (first.line, first.end_line, first.info, first.tag) == (3, 5, "python skip", "python")
+    assert first.before == "Intro\n<!-- note -->" and first.code == "print(1)\n"
+    assert first.block == CodeBlock("print(1)\n", "python")
+    assert (blank.line, blank.end_line, blank.tag, blank.before, blank.code, blank.block) == (7, 8, "output", "", "", None)
+    assert (unclosed.line, unclosed.end_line, unclosed.tag, unclosed.before) == (10, 11, None, "after")
+    assert unclosed.block == CodeBlock("x = 1\n", "python")  # untagged: the language is a guess
