@@ -33,7 +33,7 @@ def reap(*, everything: bool = False, dry_run: bool = False) -> list[ReapedConta
     removed: list[ReapedContainer] = []
     try:
         with translate():
-            containers = client.containers.list(all=True, filters={"label": f"{MANAGED}=true"})
+            containers = client.containers.list(all=True, filters={"label": f"{MANAGED}=true"}, ignore_removed=True)
         for container in containers:
             labels = container.labels or {}
             if not (everything or is_orphan(labels)):

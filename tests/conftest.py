@@ -57,7 +57,7 @@ def _containers_of(executor_id: str) -> list[Any]:
 
     client = _connect()
     try:
-        return list(client.containers.list(all=True, filters={"label": [f"{MANAGED}=true", f"{EXECUTOR}={executor_id}"]}))
+        return list(client.containers.list(all=True, filters={"label": [f"{MANAGED}=true", f"{EXECUTOR}={executor_id}"]}, ignore_removed=True))
     finally:
         client.close()
 

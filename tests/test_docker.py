@@ -158,7 +158,7 @@ def _our_containers(**labels: str) -> list[Any]:
     client = docker.from_env()
     try:
         wanted = [f"{MANAGED}=true"] + [f"{k}={v}" for k, v in labels.items()]
-        return list(client.containers.list(all=True, filters={"label": wanted}))
+        return list(client.containers.list(all=True, filters={"label": wanted}, ignore_removed=True))
     finally:
         client.close()
 

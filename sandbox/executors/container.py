@@ -128,18 +128,38 @@ class ContainerSandbox:
     def alive(self) -> bool:
         return not self._destroyed and self.link.alive
 
+    @staticmethod
+    def force_remove(container: Any) -> None:
+        try:
+            container.remove(force=True)
+        except (docker.errors.NotFound, docker.errors.APIError):
+            pass  # already gone (auto-remove), or its removal is under way
+        except Exception:
+            pass  # the reaper is the backstop; cleanup never masks the outcome
+
+    def retire(self) -> None:
+        """End an idle container without waiting: close the attach connection and let it go.
+
+        StdinOnce turns the closed connection into EOF on the supervisor's stdin; it kills
+        whatever is left (nothing: a finished job's keeper already killed its tree) and exits,
+        and the engine's auto-remove deletes the container. No API call, so `close()` on a
+        full pool returns at once; the engine's work happens after. Never raises.
+        """
+        with self._lock:
+            if self._destroyed:
+                return
+            self._destroyed = True
+        link = getattr(self, "link", None)
+        if link is not None:
+            link.close()
+
     def destroy(self) -> None:
         """Kill every process in the container at once and remove it; idempotent, never raises."""
         with self._lock:
             if self._destroyed:
                 return
             self._destroyed = True
-        try:
-            self.container.remove(force=True)
-        except (docker.errors.NotFound, docker.errors.APIError):
-            pass  # already gone (auto-remove), or its removal is under way
-        except Exception:
-            pass  # the reaper is the backstop; cleanup never masks the outcome
+        self.force_remove(self.container)
         link = getattr(self, "link", None)
         if link is not None:
             link.close()

@@ -36,7 +36,7 @@ from docker.types import Ulimit
 
 from ..environment import DEFAULT_PATH, minimal_env
 from ..errors import EngineUnavailableError, ImageNotFoundError
-from ..labels import owner_labels
+from ..labels import EXECUTOR, owner_labels
 from ..languages import Language
 from ..limits import parse_size
 from ..output import DEFAULT_OUTPUT_LIMIT
@@ -120,7 +120,7 @@ class DockerExecutor(BaseExecutor):
             self._ensure_image()
             if not session:
                 self._pool = SandboxPool(
-                    self.pool_policy, start=lambda: self._start_sandbox("fresh"), destroy=ContainerSandbox.destroy,
+                    self.pool_policy, start=lambda: self._start_sandbox("fresh"), destroy=ContainerSandbox.retire,
                     name=f"pool-{self.id}",
                 )
         except BaseException:
@@ -159,10 +159,8 @@ class DockerExecutor(BaseExecutor):
             sandbox = self._calls.pop(control, None)
         try:
             if sandbox is not None and not self.session:
-                if self._pool is not None:
-                    self._pool.retire(sandbox)
-                else:
-                    sandbox.destroy()
+                assert self._pool is not None
+                self._pool.retire(sandbox)
         finally:
             if self._loan is not None and sandbox is not None:
                 self._loan.end()
@@ -189,21 +187,40 @@ class DockerExecutor(BaseExecutor):
             sandbox.destroy()
 
     def _shutdown(self) -> None:
+        # Calls in flight were cancelled just before: their containers are killed outright.
+        # Idle ones (the session's, the pool's) are retired: they end themselves at once.
         with self._sandboxes_lock:
             running = list(self._calls.values())
         with self._session_lock:
-            if self._session_sandbox is not None:
-                running.append(self._session_sandbox)
-            self._session_sandbox = None
+            session, self._session_sandbox = self._session_sandbox, None
         threads = [threading.Thread(target=sb.destroy, daemon=True) for sb in running]
         for t in threads:
             t.start()
+        if session is not None:
+            session.retire()
         if self._pool is not None:
-            self._pool.close()
+            self._pool.close()  # waits only for starts in flight, which then retire themselves
         for t in threads:
             t.join(5)
-        if self._owns_client:
-            self._client.close()
+        try:
+            self._await_gone()
+        finally:
+            if self._owns_client:
+                self._client.close()
+
+    def _await_gone(self, timeout: float = 2.0) -> None:
+        """Return once the engine has removed every container of this executor (force what lingers)."""
+        labels = {"label": [f"{EXECUTOR}={self.id}"]}
+        deadline = time.monotonic() + timeout
+        try:
+            while left := self._client.containers.list(all=True, filters=labels, ignore_removed=True):
+                if time.monotonic() > deadline:
+                    for container in left:
+                        ContainerSandbox.force_remove(container)
+                    return
+                time.sleep(0.05)
+        except docker.errors.APIError:
+            pass  # the engine went away: nothing more to do here; `sandbox reap` is the backstop
 
     def _start_sandbox(self, mode: str) -> ContainerSandbox:
         create: dict[str, Any] = dict(

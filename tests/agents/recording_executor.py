@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sandbox import CodeBlock, ExecutionResult, Outcome
 
@@ -26,7 +27,7 @@ class RecordingExecutor:
         self.closed = False
         self._lock = threading.Lock()
 
-    def execute(self, blocks: Sequence[CodeBlock] | CodeBlock, *, timeout: float | None = None) -> ExecutionResult:
+    def execute(self, blocks: Sequence[CodeBlock] | CodeBlock, *, timeout: float | None = None, **options: Any) -> ExecutionResult:
         if isinstance(blocks, CodeBlock):
             blocks = [blocks]
         with self._lock:
@@ -36,6 +37,9 @@ class RecordingExecutor:
                 return self._results.pop(0)
         return ExecutionResult(outcome=Outcome.SUCCESS, exit_code=0, stdout=self.default_output,
                                output=self.default_output)
+
+    async def aexecute(self, blocks: Sequence[CodeBlock] | CodeBlock, *, timeout: float | None = None, **options: Any) -> ExecutionResult:
+        return self.execute(blocks, timeout=timeout)
 
     def execute_code_blocks(self, blocks: Sequence[CodeBlock]) -> ExecutionResult:
         return self.execute(blocks)
