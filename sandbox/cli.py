@@ -51,9 +51,10 @@ def _executor(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
         return LocalExecutor(timeout=args.timeout, work_dir=args.work_dir, env=env)
     from .executors.docker import DEFAULT_IMAGE, DockerExecutor
 
+    # One call per process: a pooled spare would be started only to be thrown away.
     return DockerExecutor(
         args.image or DEFAULT_IMAGE, timeout=args.timeout, work_dir=args.work_dir, runtime=args.runtime,
-        session=False, env=env,
+        session=False, env=env, pool=0,
     )
 
 
@@ -86,13 +87,16 @@ def _usage(message: str) -> int:
     return 2
 
 
-def _report(result: ExecutionResult, as_json: bool) -> int:
+def _report(result: ExecutionResult, as_json: bool, *, streamed: bool = False) -> int:
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
-        sys.stdout.write(result.stdout)
-        sys.stderr.write(result.stderr)
-        if result.truncated:
+        if not streamed:
+            sys.stdout.write(result.stdout)
+            sys.stderr.write(result.stderr)
+        elif result.truncated:
+            print(f"sandbox: the output was shown whole; the result kept {len(result.output.encode())} bytes of it", file=sys.stderr)
+        if result.truncated and not streamed:
             print(f"sandbox: output truncated, {result.truncated_bytes} bytes dropped from the middle", file=sys.stderr)
         if result.message and result.outcome is not Outcome.SUCCESS:
             print(f"sandbox: {result.message}", file=sys.stderr)
@@ -104,9 +108,15 @@ def _report(result: ExecutionResult, as_json: bool) -> int:
 
 
 def _run(args: argparse.Namespace, blocks: list[CodeBlock]) -> int:
+    """Run the blocks; without --json, output is shown as the code writes it (see `progress.py`)."""
+    from .progress import LiveOutput
+
     with _executor(args) as executor:
-        result = executor.execute(blocks)
-    return _report(result, args.json)
+        if args.json:
+            return _report(executor.execute(blocks), True)
+        with LiveOutput(timeout=args.timeout, output_limit=executor.output_limit) as live:
+            result = executor.execute(blocks, on_output=live)
+    return _report(result, False, streamed=True)
 
 
 def _demo(args: argparse.Namespace) -> int:
