@@ -12,6 +12,7 @@ from typing import Any
 FLOOR = "python -c (floor)"
 DOCKER_RUN = "docker run --rm (floor)"
 POOLED = "ours: docker pooled"
+POOLED_NETNS = "ours: docker pooled, reused netns"
 SESSION = "ours: docker session"
 AUTOGEN_DOCKER = "AutoGen DockerCommandLineCodeExecutor"
 
@@ -82,6 +83,9 @@ def targets(figures: list[Any]) -> list[tuple[str, bool | None, str]]:
     judge("Session throughput at c=4 >= 2x AutoGen Docker's", session and session.throughput.get(4),
           autogen and autogen.throughput.get(4), ">=", 2.0)
     judge("Pooled throughput at c=4 >= 1.5x docker run --rm", pooled and pooled.throughput.get(4),
+          run and run.throughput.get(4), ">=", 1.5)
+    netns = f.get(POOLED_NETNS)
+    judge("... the same, with Pool(reuse_network_namespaces=True)", netns and netns.throughput.get(4),
           run and run.throughput.get(4), ">=", 1.5)
     judge("Cold start to first result <= 1.2x one docker run --rm", pooled and pooled.cold, run and run.p50, "<=", 1.2)
     closes = [x for x in figures if x.kind == "ours" and "docker" in x.name and x.close is not None]

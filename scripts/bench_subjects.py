@@ -124,6 +124,8 @@ def ours() -> list[Subject]:
     return [
         Ours("ours: local", lambda: LocalExecutor(timeout=60)),
         Ours("ours: docker pooled", lambda: DockerExecutor(pool=Pool(size=4), timeout=60)),
+        Ours("ours: docker pooled, reused netns", lambda: DockerExecutor(
+            pool=Pool(size=4, reuse_network_namespaces=True), timeout=60)),
         Ours("ours: docker unpooled", lambda: DockerExecutor(pool=0, timeout=60)),
         Ours("ours: docker session", lambda: DockerExecutor(session=True, timeout=60)),
         Ours("ours: docker pooled, gVisor", lambda: DockerExecutor(pool=Pool(size=4), runtime="runsc", timeout=60)),

@@ -197,3 +197,51 @@ def test_a_timed_out_session_run_is_killed_but_the_session_lives_on(docker_requi
         host, state, others = after.stdout.splitlines()
         assert host == first.stdout.strip() and state == "kept"
         assert len(eval(others)) == 1, f"the timed-out run's processes survive: {others}"  # only this run's python
+
+
+@pytest.mark.docker
+def test_reused_network_namespaces_are_never_shared_by_two_runs_at_once(docker_required: None) -> None:
+    # Run A listens on a loopback port and waits until B has looked; B, running at the same
+    # time, must not reach it. Then later runs reuse namespaces (same anchor hostname).
+    from tests.conftest import _containers_of
+
+    serve = CodeBlock(textwrap.dedent("""
+        import os, socket, time
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(('127.0.0.1', 5555)); s.listen()
+        open('listening', 'w').close()
+        while not os.path.exists('looked'):
+            time.sleep(0.02)
+        print(socket.gethostname())
+        """), "python")
+    probe = CodeBlock(textwrap.dedent("""
+        import os, socket, time
+        while not os.path.exists('listening'):
+            time.sleep(0.02)
+        try:
+            socket.create_connection(('127.0.0.1', 5555), timeout=2); print('reached')
+        except OSError:
+            print('refused')
+        open('looked', 'w').close()
+        print(socket.gethostname())
+        """), "python")
+    ex = DockerExecutor(pool=Pool(size=2, reuse_network_namespaces=True), timeout=30)
+    try:
+        results: dict[str, Any] = {}
+        threads = [threading.Thread(target=lambda k=k, b=b: results.__setitem__(k, ex.execute([b])))
+                   for k, b in (("serve", serve), ("probe", probe))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results["serve"].ok and results["probe"].ok, results
+        verdict, probe_host = results["probe"].stdout.split()
+        assert verdict == "refused"
+        assert results["serve"].stdout.strip() != probe_host
+        hosts = {ex.execute([CodeBlock("import socket; print(socket.gethostname())", "python")]).stdout for _ in range(4)}
+        assert len(hosts) <= 3, "namespaces were not reused"
+        with pytest.raises(ValueError, match="network"):
+            DockerExecutor(pool=Pool(reuse_network_namespaces=True), network=True)
+    finally:
+        ex.close()
+    assert _containers_of(ex.id) == [], "anchors or sandboxes left behind"

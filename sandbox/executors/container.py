@@ -15,6 +15,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,10 +101,11 @@ class ContainerSandbox:
     """A started container whose supervisor said hello; `destroy()` kills and removes it."""
 
     def __init__(self, client: docker.DockerClient, create_kwargs: dict[str, Any], *, image: str,
-                 runtime: str | None, ready_timeout: float = 30) -> None:
+                 runtime: str | None, ready_timeout: float = 30, on_end: Callable[[], None] | None = None) -> None:
         self._client = client
         self._lock = threading.Lock()
         self._destroyed = False
+        self._on_end = on_end  # called once, after the container was retired or destroyed
         with translate(image=image, runtime=runtime):
             # Not detached, with stdin open: docker-py then sets AttachStdin and StdinOnce.
             self.container = client.containers.create(
@@ -152,6 +154,7 @@ class ContainerSandbox:
         link = getattr(self, "link", None)
         if link is not None:
             link.close()
+        self._ended()
 
     def destroy(self) -> None:
         """Kill every process in the container at once and remove it; idempotent, never raises."""
@@ -165,3 +168,11 @@ class ContainerSandbox:
             link.close()
         elif hasattr(self, "_channel"):
             self._channel.close()
+        self._ended()
+
+    def _ended(self) -> None:
+        if self._on_end is not None:
+            try:
+                self._on_end()
+            except Exception:
+                pass  # a hook's failure must not turn a cleanup into an error

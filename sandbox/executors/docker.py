@@ -44,6 +44,7 @@ from .base import BaseExecutor, BlockRun, Call, RunControl
 from .container import ContainerSandbox
 from .docker_errors import OFFLINE_IMAGE_HINT, engine_address, engine_unavailable, translate
 from .ownership import Loan
+from .lanes import NamespaceLanes
 from .pool import Pool, SandboxPool
 
 __all__ = ["DEFAULT_IMAGE", "SANDBOX_UID", "DockerExecutor", "Pool", "engine_answers"]
@@ -110,6 +111,7 @@ class DockerExecutor(BaseExecutor):
         self._sandboxes_lock = threading.Lock()
         self._session_lock = threading.Lock()
         self._pool: SandboxPool[ContainerSandbox] | None = None
+        self._lanes: NamespaceLanes | None = None
         try:
             super().__init__(
                 work_dir=work_dir, timeout=timeout, output_limit=output_limit, env=env, max_concurrency=max_concurrency
@@ -118,6 +120,13 @@ class DockerExecutor(BaseExecutor):
             lends = self.user.split(":")[0] == str(SANDBOX_UID) and os.geteuid() == 0
             self._loan = Loan(self.work_dir, SANDBOX_UID) if lends else None
             self._ensure_image()
+            if self.pool_policy.reuse_network_namespaces and not session:
+                if network is not False:
+                    raise ValueError(
+                        "Pool(reuse_network_namespaces=True) only applies to sandboxes without a network; "
+                        "drop it, or drop network="
+                    )
+                self._lanes = NamespaceLanes(lambda: self._start_sandbox("anchor"))
             if not session:
                 self._pool = SandboxPool(
                     self.pool_policy, start=lambda: self._start_sandbox("fresh"), destroy=ContainerSandbox.retire,
@@ -200,6 +209,8 @@ class DockerExecutor(BaseExecutor):
             session.retire()
         if self._pool is not None:
             self._pool.close()  # waits only for starts in flight, which then retire themselves
+        if self._lanes is not None:
+            self._lanes.close()
         for t in threads:
             t.join(5)
         try:
@@ -248,7 +259,18 @@ class DockerExecutor(BaseExecutor):
         )
         if self.runtime:
             create["runtime"] = self.runtime
-        return ContainerSandbox(self._client, create, image=self.image, runtime=self.runtime)
+        if self._lanes is None or mode != "fresh":
+            return ContainerSandbox(self._client, create, image=self.image, runtime=self.runtime)
+        lanes = self._lanes
+        anchor = lanes.take()
+        create["network_mode"] = f"container:{anchor.id}"
+        try:
+            return ContainerSandbox(
+                self._client, create, image=self.image, runtime=self.runtime, on_end=lambda: lanes.give_back(anchor)
+            )
+        except BaseException:
+            lanes.give_back(anchor)
+            raise
 
     def _ensure_image(self) -> None:
         with translate(image=self.image):
