@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -42,6 +42,7 @@ from ..output import DEFAULT_OUTPUT_LIMIT, STDERR, STDOUT, OutputBuffer
 from .base import BaseExecutor, BlockRun, RunControl
 from ..errors import EngineUnavailableError, ImageNotFoundError
 from .docker_errors import OFFLINE_IMAGE_HINT, engine_address, engine_unavailable, translate
+from .egress import EgressPolicy, check_network_options, networked_runtime
 from .ownership import hand_back, lend
 
 __all__ = ["DEFAULT_IMAGE", "SANDBOX_UID", "DockerExecutor", "engine_answers"]
@@ -59,6 +60,12 @@ class DockerExecutor(BaseExecutor):
     `session=False` (default): a fresh container per `execute()`; state carries over only in
     the workspace. `session=True`: one container for the executor's life (AutoGen's model),
     replaced after a timeout, a cancel, an OOM kill or `restart()`.
+
+    Network: none by default (only loopback). `allow_hosts=["host", "host:port", "*.suffix"]`
+    lets the code reach only those, through a filtering proxy outside the sandbox (see
+    `sandbox.executors.egress`; its decisions: `executor.egress.events()`), reaching out via
+    `egress_network` (default: the engine's bridge). `network=True` (the default bridge) or a
+    network name gives the code that whole network, unfiltered: dangerous, for trusted code.
     """
 
     def __init__(
@@ -71,6 +78,8 @@ class DockerExecutor(BaseExecutor):
         env: Mapping[str, str] | None = None,
         session: bool = False,
         network: bool | str = False,
+        allow_hosts: Sequence[str] | None = None,
+        egress_network: str | None = None,
         memory: int | str = "512m",
         cpus: float = 1.0,
         pids_limit: int = 256,
@@ -83,6 +92,7 @@ class DockerExecutor(BaseExecutor):
         auto_pull: bool = True,
         client: docker.DockerClient | None = None,
     ) -> None:
+        egress_rules = check_network_options(network=network, allow_hosts=allow_hosts, egress_network=egress_network)
         self.image = image
         self.session = session
         self.network = network
@@ -98,11 +108,20 @@ class DockerExecutor(BaseExecutor):
         self.id = uuid.uuid4().hex[:12]
         self._client = client or _connect()
         self._owns_client = client is None
+        self.egress: EgressPolicy | None = None
         try:
             super().__init__(work_dir=work_dir, timeout=timeout, output_limit=output_limit, env=env)
             self.user = user or _default_user()
             self._lends = self.user.split(":")[0] == str(SANDBOX_UID) and os.geteuid() == 0
             self._ensure_image()
+            if network or egress_rules:  # a runsc registered with --network=none needs its networked twin
+                with translate(runtime=runtime):
+                    self.runtime = networked_runtime(self._client.info().get("Runtimes") or {}, runtime)
+            if egress_rules:
+                self.egress = EgressPolicy.open(
+                    self._client, allow_hosts=egress_rules, image=image, labels=owner_labels(executor_id=self.id, mode="egress"),
+                    runtime=self.runtime, egress_network=egress_network,
+                )
         except BaseException:
             if self._owns_client:
                 self._client.close()
@@ -158,6 +177,8 @@ class DockerExecutor(BaseExecutor):
             t.start()
         for t in threads:
             t.join(5)
+        if self.egress is not None:
+            self.egress.close()
         if self._owns_client:
             self._client.close()
 
@@ -168,7 +189,7 @@ class DockerExecutor(BaseExecutor):
             init=True,  # tini as PID 1 reaps the zombies the code leaves
             user=self.user,
             working_dir=CONTAINER_WORKSPACE,
-            environment=minimal_env(home="/tmp", tmpdir="/tmp", path=DEFAULT_PATH, extra=self.env),
+            environment=minimal_env(home="/tmp", tmpdir="/tmp", path=DEFAULT_PATH, extra={**(self.egress.environment if self.egress else {}), **self.env}),
             volumes={str(self.work_dir): {"bind": CONTAINER_WORKSPACE, "mode": "rw"}},
             network_mode=self.network if isinstance(self.network, str) else ("bridge" if self.network else "none"),
             read_only=self.read_only,
@@ -187,6 +208,8 @@ class DockerExecutor(BaseExecutor):
             auto_remove=mode == "fresh",
             detach=True,
         )
+        if self.egress is not None:  # the internal network, the proxy as DNS, /etc/hosts for TCP forwards
+            host_config.update(self.egress.container_options())
         if self.runtime:
             host_config["runtime"] = self.runtime
         with translate(image=self.image, runtime=self.runtime):

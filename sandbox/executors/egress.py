@@ -1,0 +1,402 @@
+"""Network policy for the Docker runner: no network, or only the hosts you list.
+
+`DockerExecutor(allow_hosts=["pypi.internal.example", "10.0.0.5:8080", "*.corp.example"])`
+lets the code reach the listed destinations and nothing else. The rule is enforced outside
+the sandbox, so code inside cannot widen it:
+
+    sandbox ──(internal network: no route out, no host address)──> egress proxy ──> egress_network
+                                                                   (allowed host:port only)
+
+- An *internal* Docker network per executor (`internal=True`, and the bridge gets no IPv4
+  address on the host, so the code cannot even reach the host's own services through it).
+- A proxy container (`sandbox/_egress_proxy.py`, standard library, run by the sandbox image's
+  own `python3`) on that network and on `egress_network` (default: the engine's `bridge`),
+  hardened like the sandbox: non-root, read-only root, no capabilities, no-new-privileges,
+  memory and pids limits. It forwards HTTP CONNECT, absolute-form HTTP, and raw TCP for each
+  `name:port` entry; everything else gets a 403 with the reason, and every decision is logged
+  (`EgressPolicy.events()`).
+- The sandbox gets HTTP_PROXY / HTTPS_PROXY (and lower-case) pointing at the proxy, an
+  /etc/hosts entry pointing each `name:port` entry at the proxy, and the proxy as its only DNS
+  server (where nothing answers): it resolves no name outside the list, and no query leaves.
+
+What an entry means:
+- `name` allows that exact name (case-insensitive) on ports 80 and 443; `name:port` only that
+  port. `*.example.com` allows every name under example.com (not example.com itself).
+- An IP literal (`10.0.0.5`, `[fd00::5]:8080`) matches requests that name that address; a
+  name that resolves to it does not match the literal's rule.
+- The proxy resolves a name itself and connects to exactly the address it checked. An allowed
+  name may resolve anywhere its DNS says (that is what listing a name means: trust its DNS),
+  except loopback, unspecified, multicast, the internal network, and link-local addresses
+  (cloud metadata) unless listed literally. A hostile DNS for a listed name can therefore
+  point it at another machine on the egress network: list names whose DNS you trust.
+
+Under gVisor: a `runsc` registered with `--network=none` (as scripts/setup does) ignores the
+container's network entirely, so a networked sandbox under it uses the runtime `runsc-net`
+(registered beside it by scripts/setup); when that is missing, we fail closed, never silently
+use runc, and never give the plain `runsc` registration a network.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+
+from ..errors import RuntimeUnavailableError, SandboxError
+from .docker_errors import translate
+
+__all__ = ["AllowedHost", "EgressEvent", "EgressPolicy", "check_network_options", "networked_runtime", "parse_allow_hosts"]
+
+PROXY_PORT = 3128
+DEFAULT_PORTS = (80, 443)
+_PROXY_SOURCE = (Path(__file__).resolve().parent.parent / "_egress_proxy.py").read_text(encoding="utf-8")
+_READY_TIMEOUT = 15.0
+MAX_PROXY_PIDS = 96  # the proxy's threads (one per connection, 64 at most) count against this
+_LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AllowedHost:
+    """One parsed `allow_hosts` entry: `host` lower-case (the suffix, for `*.suffix`)."""
+
+    host: str
+    ports: tuple[int, ...]
+    wildcard: bool = False
+    port_given: bool = False
+
+    @property
+    def is_ip(self) -> bool:
+        return _ip(self.host) is not None
+
+    def __str__(self) -> str:
+        host = f"*.{self.host}" if self.wildcard else (f"[{self.host}]" if ":" in self.host else self.host)
+        return f"{host}:{self.ports[0]}" if self.port_given else host
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EgressEvent:
+    """One decision of the proxy: `event` is "allowed", "denied" or "failed" (upstream unreachable)."""
+
+    event: str
+    host: str
+    port: int | None
+    via: str  # CONNECT, the HTTP method, or "tcp"
+    reason: str
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _parse_entry(entry: object) -> AllowedHost:
+    def bad(why: str, fix: str) -> ValueError:
+        return ValueError(f"allow_hosts entry {entry!r} {why}: {fix}")
+
+    if not isinstance(entry, str):
+        raise bad("is not a string", "give host names such as 'pypi.internal.example' or 'host:port'")
+    text = entry.strip()
+    if not text:
+        raise bad("is empty", "remove it, or give a host such as 'pypi.internal.example'")
+    if "://" in text or "/" in text or "@" in text or any(c.isspace() for c in text):
+        raise bad("is not a bare host", "drop the scheme, user and path: write 'host' or 'host:port', e.g. 'example.com:443'")
+    port_text = ""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            raise bad("is not [IPv6]:port", "write e.g. '[fd00::5]:8080'")
+        port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+        if not port_text:
+            raise bad("has an empty port", "write 'host:port' with a port from 1 to 65535, or leave the port out for 80 and 443")
+    else:
+        host = text  # a name, an IPv4 literal, or an IPv6 literal without a port
+    if port_text and not (port_text.isdigit() and 0 < int(port_text) < 65536):
+        raise bad("has a bad port", "use a port from 1 to 65535, or leave it out for 80 and 443")
+    ports = (int(port_text),) if port_text else DEFAULT_PORTS
+    host = host.lower().rstrip(".")
+    ip = _ip(host)
+    if ip is not None:
+        if ip.is_loopback or ip.is_unspecified or ip.is_multicast:
+            raise bad(
+                "is loopback, unspecified or multicast",
+                "the proxy's own loopback holds nothing; to reach a service on this host, bind it to the "
+                "egress network's gateway address (e.g. 172.17.0.1 on the default bridge) and list that",
+            )
+        return AllowedHost(host=ip.compressed, ports=ports, port_given=bool(port_text))
+    wildcard = host.startswith("*.")
+    name = host[2:] if wildcard else host
+    if host == "*" or "*" in name:
+        raise bad("is a wildcard we do not support", "list names, or '*.suffix' for every name under suffix; for any host use network=True")
+    labels = name.split(".")
+    if not name or not all(_LABEL.match(label) for label in labels) or len(name) > 253:
+        raise bad("is not a valid host name", "use letters, digits, '-', '_' and dots (non-ASCII names in their xn-- form)")
+    if labels[-1].isdigit():
+        raise bad("looks like a partial IP address", "write IPv4 addresses in full dotted form, e.g. '10.0.0.5'")
+    return AllowedHost(host=name, ports=ports, wildcard=wildcard, port_given=bool(port_text))
+
+
+def parse_allow_hosts(entries: Iterable[str]) -> tuple[AllowedHost, ...]:
+    """Validate `allow_hosts`; a bad entry is a ValueError that says how to write it."""
+    if isinstance(entries, str):
+        raise ValueError(f"allow_hosts must be a list of hosts, not the string {entries!r}: write allow_hosts=[{entries!r}]")
+    return tuple(_parse_entry(entry) for entry in entries)
+
+
+def check_network_options(
+    *, network: bool | str, allow_hosts: Sequence[str] | None, egress_network: str | None
+) -> tuple[AllowedHost, ...]:
+    """The parsed allow-list (empty: no allow-list); ValueError for contradicting options."""
+    rules = parse_allow_hosts(allow_hosts or ())
+    if rules and network:
+        raise ValueError(
+            f"allow_hosts and network={network!r} contradict each other: network= gives the code the whole "
+            "network, allow_hosts only the listed hosts. Drop network= (to choose the network the filtering "
+            "proxy reaches out through, pass egress_network=)"
+        )
+    if egress_network is not None and not rules:
+        raise ValueError(
+            "egress_network= only chooses where the allow_hosts proxy reaches out: give allow_hosts=[...] too, "
+            f"or use network={egress_network!r} for an unfiltered network (dangerous)"
+        )
+    return rules
+
+
+def networked_runtime(runtimes: Mapping[str, Any], runtime: str | None) -> str | None:
+    """The runtime to give a sandbox that has a network, from the engine's registered `runtimes`.
+
+    A runtime registered with `--network=none` (gVisor as scripts/setup registers it) ignores
+    the container's network: use its `-net` twin, or fail closed.
+    """
+    if runtime is None or "--network=none" not in _runtime_args(runtimes, runtime):
+        return runtime
+    twin = f"{runtime}-net"
+    if twin in runtimes and "--network=none" not in _runtime_args(runtimes, twin):
+        return twin
+    raise RuntimeUnavailableError(
+        f"runtime {runtime!r} is registered with --network=none, so a sandbox under it has no network at all "
+        f"and allow_hosts / network= cannot work; register {twin!r} beside it without that flag (scripts/setup "
+        "does, then reload the engine: kill -HUP $(cat /var/run/docker.pid)), or drop runtime="
+    )
+
+
+def _runtime_args(runtimes: Mapping[str, Any], name: str) -> list[str]:
+    entry = runtimes.get(name) or {}
+    return list(entry.get("runtimeArgs") or entry.get("args") or []) if isinstance(entry, Mapping) else []
+
+
+class EgressPolicy:
+    """One executor's internal network and filtering proxy; `close()` removes both.
+
+    Pass `network` as the sandbox's `network_mode` (or merge `container_options()`), and merge
+    `environment` into its environment.
+    """
+
+    def __init__(self, client: Any, rules: tuple[AllowedHost, ...], network: Any) -> None:
+        self._client = client
+        self.rules = rules
+        self._network = network
+        self._proxy: Any = None
+        self.proxy_address = ""
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def open(
+        cls,
+        client: Any,
+        *,
+        allow_hosts: Iterable[str | AllowedHost],
+        image: str,
+        labels: Mapping[str, str],
+        runtime: str | None = None,
+        egress_network: str | None = None,
+        name: str | None = None,
+    ) -> EgressPolicy:
+        """Create the internal network and start the proxy; on any failure remove both and raise."""
+        rules = tuple(e if isinstance(e, AllowedHost) else _parse_entry(e) for e in allow_hosts)
+        if not rules:
+            raise ValueError("allow_hosts is empty: an empty allow-list is no network, so open no policy at all")
+        name = name or f"sandbox-egress-{labels.get('io.sandbox.executor', 'x')}"
+        with translate(image=image, runtime=runtime):
+            network = client.networks.create(
+                name,
+                driver="bridge",
+                internal=True,  # no route out of the network
+                # No address for the bridge on the host: without this, code on an "internal"
+                # network still reaches every host service listening on 0.0.0.0 via the gateway.
+                options={"com.docker.network.bridge.inhibit_ipv4": "true"},
+                labels=dict(labels),
+                check_duplicate=True,
+            )
+        policy = cls(client, rules, network)
+        try:
+            policy._start_proxy(image=image, labels=labels, runtime=runtime, egress_network=egress_network or "bridge")
+        except BaseException:
+            policy.close()
+            raise
+        return policy
+
+    # -- what the sandbox container gets -------------------------------------------------
+
+    @property
+    def network(self) -> str:
+        """The internal network's name: the sandbox container's `network_mode`."""
+        return str(self._network.name)
+
+    @property
+    def environment(self) -> dict[str, str]:
+        proxy = f"http://{self.proxy_address}:{PROXY_PORT}"
+        no_proxy = "localhost,127.0.0.1,::1"
+        return {"HTTP_PROXY": proxy, "HTTPS_PROXY": proxy, "http_proxy": proxy, "https_proxy": proxy,
+                "NO_PROXY": no_proxy, "no_proxy": no_proxy}
+
+    def container_options(self) -> dict[str, Any]:
+        """docker-py `containers.run` keywords for a sandbox behind this policy."""
+        return {
+            "network_mode": self.network,
+            # Names resolve only through /etc/hosts: Docker's resolver forwards every other name
+            # to the proxy, which answers NXDOMAIN, so no query leaves through the engine's DNS.
+            "dns": [self.proxy_address],
+            "extra_hosts": {f["host"]: self.proxy_address for f in self._forwards()},
+        }
+
+    # -- the proxy -----------------------------------------------------------------------
+
+    def _forwards(self) -> list[dict[str, Any]]:
+        """Raw TCP forwards: one per `name:port` entry, the first entry winning a shared port."""
+        taken = {PROXY_PORT}
+        forwards = []
+        for rule in self.rules:
+            if rule.port_given and not rule.wildcard and not rule.is_ip and rule.ports[0] not in taken:
+                taken.add(rule.ports[0])
+                forwards.append({"host": rule.host, "port": rule.ports[0]})
+        return forwards
+
+    def _start_proxy(self, *, image: str, labels: Mapping[str, str], runtime: str | None, egress_network: str) -> None:
+        self._network.reload()
+        subnet = self._network.attrs["IPAM"]["Config"][0]["Subnet"]
+        config = {
+            "port": PROXY_PORT,
+            "internal": subnet,
+            "rules": [{"host": r.host, "ports": list(r.ports), "wildcard": r.wildcard} for r in self.rules],
+            "forwards": self._forwards(),
+            "dns_port": 53,
+        }
+        options: dict[str, Any] = dict(
+            image=image,
+            command=["python3", "-I", "-S", "-c", _PROXY_SOURCE, json.dumps(config)],
+            user="65532:65532",
+            read_only=True,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            mem_limit="128m",
+            memswap_limit="128m",
+            pids_limit=MAX_PROXY_PIDS,
+            nano_cpus=int(0.5e9),
+            network=self.network,
+            labels=dict(labels),
+            log_config={"type": "json-file", "config": {"max-size": "2m", "max-file": "1"}},
+            detach=True,
+        )
+        if runtime:
+            options["runtime"] = runtime
+        with translate(image=image, runtime=runtime):
+            self._proxy = self._client.containers.create(**options)
+            try:
+                egress = self._client.networks.get(egress_network)
+            except docker.errors.NotFound:
+                raise SandboxError(
+                    f"egress_network {egress_network!r} does not exist: create it (docker network create "
+                    f"{egress_network}) or leave egress_network unset for the engine's default bridge"
+                ) from None
+            egress.connect(self._proxy)
+            self._proxy.start()
+            self._wait_ready(image)
+            self._proxy.reload()
+            self.proxy_address = self._proxy.attrs["NetworkSettings"]["Networks"][self.network]["IPAddress"]
+
+    def _wait_ready(self, image: str) -> None:
+        deadline = time.monotonic() + _READY_TIMEOUT
+        while time.monotonic() < deadline:
+            logs = self._proxy.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+            if '"event": "ready"' in logs:
+                return
+            self._proxy.reload()
+            if self._proxy.status not in ("created", "running"):
+                raise SandboxError(
+                    f"the egress proxy exited before it was ready ({logs.strip()[-400:] or self._proxy.status}); it runs "
+                    f"`python3` from the sandbox image {image!r}, so that image needs python3 (python:3.11-slim has it)"
+                )
+            time.sleep(0.02)
+        raise SandboxError(f"the egress proxy did not start within {_READY_TIMEOUT:g} s: is the engine overloaded?")
+
+    def events(self) -> list[EgressEvent]:
+        """The proxy's decisions so far, oldest first (read from its log, kept outside the sandbox)."""
+        if self._proxy is None or self._closed:
+            return []
+        with translate():
+            try:
+                text = self._proxy.logs(stdout=True, stderr=False).decode("utf-8", "replace")
+            except docker.errors.NotFound:
+                return []
+        out = []
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("event") in ("allowed", "denied", "failed"):
+                out.append(EgressEvent(event=record["event"], host=str(record.get("host", record.get("client", ""))),
+                                       port=record.get("port"), via=str(record.get("via", "")), reason=str(record.get("reason", ""))))
+        return out
+
+    def denials(self) -> list[EgressEvent]:
+        return [e for e in self.events() if e.event == "denied"]
+
+    # -- teardown ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Remove the proxy, then the network (detaching whatever is still on it). Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._proxy is not None:
+            try:
+                self._proxy.remove(force=True)
+            except Exception:  # gone already; the reaper is the backstop
+                pass
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self._network.remove()
+                return
+            except docker.errors.NotFound:
+                return
+            except Exception:
+                # A sandbox container still attached (auto-remove in progress): detach and retry.
+                if time.monotonic() > deadline:
+                    return  # leave it to `sandbox reap`, which removes orphaned networks
+                self._detach_all()
+                time.sleep(0.05)
+
+    def _detach_all(self) -> None:
+        try:
+            self._network.reload()
+            for cid in (self._network.attrs.get("Containers") or {}):
+                self._network.disconnect(cid, force=True)
+        except Exception:
+            pass
+
