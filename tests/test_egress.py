@@ -209,6 +209,9 @@ def test_the_proxy_is_hardened_and_labelled_like_a_sandbox(allowed: DockerExecut
     host = attrs["HostConfig"]
     assert attrs["Config"]["User"] == "65532:65532"
     assert host["ReadonlyRootfs"] and host["CapDrop"] == ["ALL"] and "no-new-privileges" in host["SecurityOpt"]
+    assert host["CapAdd"] == ["NET_BIND_SERVICE"]  # bounding set only (gVisor wants it for ports < 1024) ...
+    status = proxies[0].exec_run(["python3", "-c", "print(open('/proc/1/status').read())"], user="65532").output.decode()
+    assert "CapEff:\t0000000000000000" in status  # ... the proxy's uid is not root: it holds no capability
     assert host["Memory"] > 0 and host["PidsLimit"] > 0
     networks = set(attrs["NetworkSettings"]["Networks"])
     assert allowed.egress is not None and allowed.egress.network in networks and len(networks) == 2

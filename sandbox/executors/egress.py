@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import random
 import re
 import threading
 import time
@@ -49,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import docker.errors
+from docker.types import IPAMConfig, IPAMPool
 
 from ..errors import RuntimeUnavailableError, SandboxError
 from .docker_errors import translate
@@ -59,6 +61,8 @@ PROXY_PORT = 3128
 DEFAULT_PORTS = (80, 443)
 _PROXY_SOURCE = (Path(__file__).resolve().parent.parent / "_egress_proxy.py").read_text(encoding="utf-8")
 _READY_TIMEOUT = 15.0
+# RFC 2544's benchmarking range: never routed on the internet and seldom anyone's LAN.
+INTERNAL_RANGE = ipaddress.ip_network("198.18.0.0/15")
 MAX_PROXY_PIDS = 96  # the proxy's threads (one per connection, 64 at most) count against this
 _LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
 
@@ -196,6 +200,35 @@ def _runtime_args(runtimes: Mapping[str, Any], name: str) -> list[str]:
     return list(entry.get("runtimeArgs") or entry.get("args") or []) if isinstance(entry, Mapping) else []
 
 
+def _create_internal_network(client: Any, name: str, labels: Mapping[str, str]) -> Any:
+    """A bridge with no route out and no address on the host, on a random /26 of INTERNAL_RANGE.
+
+    Our own range, not the engine's default pools: those hold about 30 networks in all, and an
+    executor per agent would use them up for every other Docker user on the machine. The host
+    gets no route to the subnet, so it cannot clash with the host's own networks either.
+    """
+    slots = INTERNAL_RANGE.num_addresses // 64
+    for _ in range(16):
+        subnet = ipaddress.ip_network((int(INTERNAL_RANGE.network_address) + 64 * random.randrange(slots), 26))
+        try:
+            with translate():
+                return client.networks.create(
+                    name,
+                    driver="bridge",
+                    internal=True,  # no route out of the network
+                    # No address for the bridge on the host: without this, code on an "internal"
+                    # network still reaches every host service listening on 0.0.0.0 via the gateway.
+                    options={"com.docker.network.bridge.inhibit_ipv4": "true"},
+                    ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet))]),
+                    labels=dict(labels),
+                    check_duplicate=True,
+                )
+        except SandboxError as exc:
+            if "overlaps" not in str(exc):
+                raise
+    raise SandboxError(f"no free /26 left in {INTERNAL_RANGE} after 16 tries: close executors you no longer use, or run `sandbox reap`")
+
+
 class EgressPolicy:
     """One executor's internal network and filtering proxy; `close()` removes both.
 
@@ -229,18 +262,7 @@ class EgressPolicy:
         if not rules:
             raise ValueError("allow_hosts is empty: an empty allow-list is no network, so open no policy at all")
         name = name or f"sandbox-egress-{labels.get('io.sandbox.executor', 'x')}"
-        with translate(image=image, runtime=runtime):
-            network = client.networks.create(
-                name,
-                driver="bridge",
-                internal=True,  # no route out of the network
-                # No address for the bridge on the host: without this, code on an "internal"
-                # network still reaches every host service listening on 0.0.0.0 via the gateway.
-                options={"com.docker.network.bridge.inhibit_ipv4": "true"},
-                labels=dict(labels),
-                check_duplicate=True,
-            )
-        policy = cls(client, rules, network)
+        policy = cls(client, rules, _create_internal_network(client, name, labels))
         try:
             policy._start_proxy(image=image, labels=labels, runtime=runtime, egress_network=egress_network or "bridge")
         except BaseException:
@@ -300,6 +322,10 @@ class EgressPolicy:
             user="65532:65532",
             read_only=True,
             cap_drop=["ALL"],
+            # DNS (53) and forwards of low ports: runc lets anyone bind them in a container's network
+            # namespace (Docker sets ip_unprivileged_port_start=0), gVisor wants this capability in
+            # the bounding set. The proxy's uid is not root, so its effective capabilities stay empty.
+            cap_add=["NET_BIND_SERVICE"],
             security_opt=["no-new-privileges"],
             mem_limit="128m",
             memswap_limit="128m",
@@ -322,7 +348,15 @@ class EgressPolicy:
                     f"{egress_network}) or leave egress_network unset for the engine's default bridge"
                 ) from None
             egress.connect(self._proxy)
-            self._proxy.start()
+            try:
+                self._proxy.start()
+            except docker.errors.APIError as exc:
+                if "executable file not found" not in str(exc):
+                    raise
+                raise SandboxError(
+                    f"the egress proxy runs `python3` from the sandbox image, and {image!r} has none: "
+                    "use an image with python3 (python:3.11-slim has it) or drop allow_hosts"
+                ) from exc
             self._wait_ready(image)
             self._proxy.reload()
             self.proxy_address = self._proxy.attrs["NetworkSettings"]["Networks"][self.network]["IPAddress"]
@@ -336,8 +370,8 @@ class EgressPolicy:
             self._proxy.reload()
             if self._proxy.status not in ("created", "running"):
                 raise SandboxError(
-                    f"the egress proxy exited before it was ready ({logs.strip()[-400:] or self._proxy.status}); it runs "
-                    f"`python3` from the sandbox image {image!r}, so that image needs python3 (python:3.11-slim has it)"
+                    f"the egress proxy exited before it was ready, in image {image!r} ({logs.strip()[-400:] or self._proxy.status}); "
+                    "if that image's python3 is older than 3.8, use one with a newer python3 (python:3.11-slim)"
                 )
             time.sleep(0.02)
         raise SandboxError(f"the egress proxy did not start within {_READY_TIMEOUT:g} s: is the engine overloaded?")
