@@ -47,6 +47,9 @@ def client() -> Any:
 @pytest.fixture(scope="module")
 def lan() -> Iterator[dict[str, str]]:
     """A network of our own with two HTTP servers: mirror.internal.test (allowed) and secret.test (not)."""
+    from tests.conftest import require_docker
+
+    require_docker()  # module fixtures run before the function-scoped docker_required: skip (or, in CI, fail) here
     api = client()
     net = api.networks.create(f"sandbox-test-lan-{os.getpid()}", driver="bridge", labels=TEST_LABEL)
     servers = []
@@ -296,6 +299,10 @@ def test_allow_hosts_under_gvisor(lan: dict[str, str]) -> None:
         assert got["http://mirror.internal.test:8000/gvisor"] == [200, "mirror.internal.test /gvisor"]
         assert got["http://secret.test:8000/"][0] == 403
         assert run(ex, "import os; print(sorted(os.listdir('/sys/class/net')))") == "['eth0', 'lo']\n"
+    # network=<name> under gVisor: the whole (local, test-made) network, no longer silently none.
+    with DockerExecutor(runtime="runsc", network=lan["network"]) as ex:
+        assert ex.runtime == needed
+        assert fetch(ex, "http://secret.test:8000/direct")["http://secret.test:8000/direct"] == [200, "secret.test /direct"]
 
 
 class _Named(http.server.BaseHTTPRequestHandler):
@@ -333,7 +340,20 @@ def test_cli_allow_host_reaches_a_server_on_the_bridge_gateway_and_nothing_else(
         refused = subprocess.run([sys.executable, "-m", "sandbox", "exec", "--allow-host", "https://x", "-c", "1"],
                                  capture_output=True, text=True, timeout=60)
         assert refused.returncode == 2 and "drop the scheme" in refused.stderr
+        both = subprocess.run([sys.executable, "-m", "sandbox", "exec", "--allow-host", "x.test", "--network", "bridge", "-c", "1"],
+                              capture_output=True, text=True, timeout=60)
+        assert both.returncode == 2 and "Drop network=" in both.stderr
     finally:
         for s in servers:
             s.shutdown()
             s.server_close()
+
+
+def test_cli_network_name_gives_the_code_that_whole_network(lan: dict[str, str]) -> None:
+    urls = ["http://secret.test:8000/unfiltered"]
+    done = subprocess.run(
+        [sys.executable, "-m", "sandbox", "exec", "--network", lan["network"], "-c", f"URLS = {urls!r}\n" + FETCH],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[urls[0]] == [200, "secret.test /unfiltered"]

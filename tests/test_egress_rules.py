@@ -6,7 +6,8 @@ import pytest
 
 from sandbox import DockerExecutor, RuntimeUnavailableError
 from sandbox._egress_proxy import Policy, split_host_port
-from sandbox.executors.egress import AllowedHost, check_network_options, networked_runtime, parse_allow_hosts
+from sandbox.executors.allowlist import AllowedHost, check_network_options, parse_allow_hosts
+from sandbox.executors.egress import networked_runtime
 
 
 def test_entries_parse_to_host_and_ports() -> None:

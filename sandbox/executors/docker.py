@@ -42,7 +42,8 @@ from ..output import DEFAULT_OUTPUT_LIMIT, STDERR, STDOUT, OutputBuffer
 from .base import BaseExecutor, BlockRun, RunControl
 from ..errors import EngineUnavailableError, ImageNotFoundError
 from .docker_errors import OFFLINE_IMAGE_HINT, engine_address, engine_unavailable, translate
-from .egress import EgressPolicy, check_network_options, networked_runtime
+from .allowlist import check_network_options
+from .egress import EgressPolicy, networked_runtime
 from .ownership import hand_back, lend
 
 __all__ = ["DEFAULT_IMAGE", "SANDBOX_UID", "DockerExecutor", "engine_answers"]

@@ -11,20 +11,15 @@ the sandbox, so code inside cannot widen it:
   address on the host, so the code cannot even reach the host's own services through it).
 - A proxy container (`sandbox/_egress_proxy.py`, standard library, run by the sandbox image's
   own `python3`) on that network and on `egress_network` (default: the engine's `bridge`),
-  hardened like the sandbox: non-root, read-only root, no capabilities, no-new-privileges,
-  memory and pids limits. It forwards HTTP CONNECT, absolute-form HTTP, and raw TCP for each
+  hardened like the sandbox: non-root, read-only root, no effective capabilities,
+  no-new-privileges, memory and pids limits. It forwards HTTP CONNECT, absolute-form HTTP, and raw TCP for each
   `name:port` entry; everything else gets a 403 with the reason, and every decision is logged
   (`EgressPolicy.events()`).
 - The sandbox gets HTTP_PROXY / HTTPS_PROXY (and lower-case) pointing at the proxy, an
   /etc/hosts entry pointing each `name:port` entry at the proxy, and the proxy as its only DNS
-  server (where nothing answers): it resolves no name outside the list, and no query leaves.
+  server, which answers NXDOMAIN to everything: no other name resolves, and no query leaves.
 
-What an entry means:
-- `name` allows that exact name (case-insensitive) on ports 80 and 443; `name:port` only that
-  port. `*.example.com` allows every name under example.com (not example.com itself).
-- An IP literal (`10.0.0.5`, `[fd00::5]:8080`) matches requests that name that address; a
-  name that resolves to it does not match the literal's rule.
-- The proxy resolves a name itself and connects to exactly the address it checked. An allowed
+What an entry means: see `sandbox.executors.allowlist`. The proxy resolves a name itself and connects to exactly the address it checked. An allowed
   name may resolve anywhere its DNS says (that is what listing a name means: trust its DNS),
   except loopback, unspecified, multicast, the internal network, and link-local addresses
   (cloud metadata) unless listed literally. A hostile DNS for a listed name can therefore
@@ -41,10 +36,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
-import re
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,36 +47,17 @@ import docker.errors
 from docker.types import IPAMConfig, IPAMPool
 
 from ..errors import RuntimeUnavailableError, SandboxError
+from .allowlist import AllowedHost, parse_allow_hosts
 from .docker_errors import translate
 
-__all__ = ["AllowedHost", "EgressEvent", "EgressPolicy", "check_network_options", "networked_runtime", "parse_allow_hosts"]
+__all__ = ["EgressEvent", "EgressPolicy", "networked_runtime"]
 
 PROXY_PORT = 3128
-DEFAULT_PORTS = (80, 443)
 _PROXY_SOURCE = (Path(__file__).resolve().parent.parent / "_egress_proxy.py").read_text(encoding="utf-8")
 _READY_TIMEOUT = 15.0
 # RFC 2544's benchmarking range: never routed on the internet and seldom anyone's LAN.
 INTERNAL_RANGE = ipaddress.ip_network("198.18.0.0/15")
 MAX_PROXY_PIDS = 96  # the proxy's threads (one per connection, 64 at most) count against this
-_LABEL = re.compile(r"^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AllowedHost:
-    """One parsed `allow_hosts` entry: `host` lower-case (the suffix, for `*.suffix`)."""
-
-    host: str
-    ports: tuple[int, ...]
-    wildcard: bool = False
-    port_given: bool = False
-
-    @property
-    def is_ip(self) -> bool:
-        return _ip(self.host) is not None
-
-    def __str__(self) -> str:
-        host = f"*.{self.host}" if self.wildcard else (f"[{self.host}]" if ":" in self.host else self.host)
-        return f"{host}:{self.ports[0]}" if self.port_given else host
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,87 +69,6 @@ class EgressEvent:
     port: int | None
     via: str  # CONNECT, the HTTP method, or "tcp"
     reason: str
-
-
-def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
-
-
-def _parse_entry(entry: object) -> AllowedHost:
-    def bad(why: str, fix: str) -> ValueError:
-        return ValueError(f"allow_hosts entry {entry!r} {why}: {fix}")
-
-    if not isinstance(entry, str):
-        raise bad("is not a string", "give host names such as 'pypi.internal.example' or 'host:port'")
-    text = entry.strip()
-    if not text:
-        raise bad("is empty", "remove it, or give a host such as 'pypi.internal.example'")
-    if "://" in text or "/" in text or "@" in text or any(c.isspace() for c in text):
-        raise bad("is not a bare host", "drop the scheme, user and path: write 'host' or 'host:port', e.g. 'example.com:443'")
-    port_text = ""
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        if rest and not rest.startswith(":"):
-            raise bad("is not [IPv6]:port", "write e.g. '[fd00::5]:8080'")
-        port_text = rest[1:]
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-        if not port_text:
-            raise bad("has an empty port", "write 'host:port' with a port from 1 to 65535, or leave the port out for 80 and 443")
-    else:
-        host = text  # a name, an IPv4 literal, or an IPv6 literal without a port
-    if port_text and not (port_text.isdigit() and 0 < int(port_text) < 65536):
-        raise bad("has a bad port", "use a port from 1 to 65535, or leave it out for 80 and 443")
-    ports = (int(port_text),) if port_text else DEFAULT_PORTS
-    host = host.lower().rstrip(".")
-    ip = _ip(host)
-    if ip is not None:
-        if ip.is_loopback or ip.is_unspecified or ip.is_multicast:
-            raise bad(
-                "is loopback, unspecified or multicast",
-                "the proxy's own loopback holds nothing; to reach a service on this host, bind it to the "
-                "egress network's gateway address (e.g. 172.17.0.1 on the default bridge) and list that",
-            )
-        return AllowedHost(host=ip.compressed, ports=ports, port_given=bool(port_text))
-    wildcard = host.startswith("*.")
-    name = host[2:] if wildcard else host
-    if host == "*" or "*" in name:
-        raise bad("is a wildcard we do not support", "list names, or '*.suffix' for every name under suffix; for any host use network=True")
-    labels = name.split(".")
-    if not name or not all(_LABEL.match(label) for label in labels) or len(name) > 253:
-        raise bad("is not a valid host name", "use letters, digits, '-', '_' and dots (non-ASCII names in their xn-- form)")
-    if labels[-1].isdigit():
-        raise bad("looks like a partial IP address", "write IPv4 addresses in full dotted form, e.g. '10.0.0.5'")
-    return AllowedHost(host=name, ports=ports, wildcard=wildcard, port_given=bool(port_text))
-
-
-def parse_allow_hosts(entries: Iterable[str]) -> tuple[AllowedHost, ...]:
-    """Validate `allow_hosts`; a bad entry is a ValueError that says how to write it."""
-    if isinstance(entries, str):
-        raise ValueError(f"allow_hosts must be a list of hosts, not the string {entries!r}: write allow_hosts=[{entries!r}]")
-    return tuple(_parse_entry(entry) for entry in entries)
-
-
-def check_network_options(
-    *, network: bool | str, allow_hosts: Sequence[str] | None, egress_network: str | None
-) -> tuple[AllowedHost, ...]:
-    """The parsed allow-list (empty: no allow-list); ValueError for contradicting options."""
-    rules = parse_allow_hosts(allow_hosts or ())
-    if rules and network:
-        raise ValueError(
-            f"allow_hosts and network={network!r} contradict each other: network= gives the code the whole "
-            "network, allow_hosts only the listed hosts. Drop network= (to choose the network the filtering "
-            "proxy reaches out through, pass egress_network=)"
-        )
-    if egress_network is not None and not rules:
-        raise ValueError(
-            "egress_network= only chooses where the allow_hosts proxy reaches out: give allow_hosts=[...] too, "
-            f"or use network={egress_network!r} for an unfiltered network (dangerous)"
-        )
-    return rules
 
 
 def networked_runtime(runtimes: Mapping[str, Any], runtime: str | None) -> str | None:
@@ -258,7 +152,7 @@ class EgressPolicy:
         name: str | None = None,
     ) -> EgressPolicy:
         """Create the internal network and start the proxy; on any failure remove both and raise."""
-        rules = tuple(e if isinstance(e, AllowedHost) else _parse_entry(e) for e in allow_hosts)
+        rules = parse_allow_hosts(allow_hosts)
         if not rules:
             raise ValueError("allow_hosts is empty: an empty allow-list is no network, so open no policy at all")
         name = name or f"sandbox-egress-{labels.get('io.sandbox.executor', 'x')}"
@@ -412,19 +306,22 @@ class EgressPolicy:
                 self._proxy.remove(force=True)
             except Exception:  # gone already; the reaper is the backstop
                 pass
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 5
         while True:
             try:
                 self._network.remove()
                 return
             except docker.errors.NotFound:
                 return
-            except Exception:
-                # A sandbox container still attached (auto-remove in progress): detach and retry.
-                if time.monotonic() > deadline:
-                    return  # leave it to `sandbox reap`, which removes orphaned networks
+            except docker.errors.APIError as exc:
+                # 403 "has active endpoints": a sandbox container still attached (its auto-remove
+                # in progress); detach it and retry. Anything else: leave it to `sandbox reap`.
+                if exc.status_code != 403 or time.monotonic() > deadline:
+                    return
                 self._detach_all()
                 time.sleep(0.05)
+            except Exception:  # the engine went away; `sandbox reap` removes orphaned networks
+                return
 
     def _detach_all(self) -> None:
         try:
