@@ -112,6 +112,14 @@ with open(path, "w") as f:
     fi
 }
 
+# SIGHUP makes a running dockerd re-read daemon.json (runtimes included); it is not a restart.
+_reload_engine_config() {
+    if pid=$(_dockerd_pid); then
+        kill -HUP "$pid" && _say "asked dockerd (pid $pid) to reload /etc/docker/daemon.json"
+    fi
+    return 0
+}
+
 _dockerd_pid() {
     # a live dockerd that owns the default pid file (it may still be starting)
     [ -r /var/run/docker.pid ] || return 1
@@ -145,8 +153,8 @@ ensure_engine() {
     if _docker_answers; then
         # An engine set up before runsc-net existed: register it, and have the running
         # dockerd reload its runtimes (SIGHUP reloads daemon.json; it is not a restart).
-        if [ -z "${DOCKER_HOST:-}" ] && _is_root && _register_runsc && pid=$(_dockerd_pid); then
-            kill -HUP "$pid" && _say "asked dockerd (pid $pid) to reload $cfg"
+        if [ -z "${DOCKER_HOST:-}" ] && _is_root && _is_debian && _register_runsc; then
+            _reload_engine_config
         fi
         _say "engine: docker answers"
         return 0
@@ -174,7 +182,9 @@ ensure_engine() {
             _say "runsc (gVisor) is not in the apt sources; continuing without it"
         fi
     fi
-    _register_runsc || true
+    if _register_runsc; then
+        _reload_engine_config  # a dockerd the package started has not read the new runtimes
+    fi
     # the package may have started it (systemd), or a dockerd may be coming up
     if _docker_answers; then
         _say "engine: docker answers"

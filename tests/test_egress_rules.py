@@ -27,6 +27,7 @@ def test_entries_parse_to_host_and_ports() -> None:
         ("https://pypi.org", "drop the scheme"),
         ("pypi.org/simple", "drop the scheme"),
         ("user@host", "drop the scheme"),
+        ("a.example b.example", "one host per entry"),
         ("host:0", "from 1 to 65535"),
         ("host:65536", "from 1 to 65535"),
         ("host:http", "from 1 to 65535"),

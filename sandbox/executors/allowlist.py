@@ -56,7 +56,9 @@ def _parse_entry(entry: object) -> AllowedHost:
     text = entry.strip()
     if not text:
         raise bad("is empty", "remove it, or give a host such as 'pypi.internal.example'")
-    if "://" in text or "/" in text or "@" in text or any(c.isspace() for c in text):
+    if any(c.isspace() for c in text):
+        raise bad("contains whitespace", "give one host per entry, e.g. ['a.example', 'b.example:8080']")
+    if "://" in text or "/" in text or "@" in text:
         raise bad("is not a bare host", "drop the scheme, user and path: write 'host' or 'host:port', e.g. 'example.com:443'")
     port_text = ""
     if text.startswith("["):
