@@ -223,6 +223,27 @@ def test_the_proxy_is_hardened_and_labelled_like_a_sandbox(allowed: DockerExecut
     assert internal[0].attrs["Internal"] is True
 
 
+def test_the_proxy_serves_nobody_but_its_sandboxes(allowed: DockerExecutor, lan: dict[str, str]) -> None:
+    # Another container on the proxy's egress network must not get an open proxy out of it.
+    proxy = ours("container", **{EXECUTOR: allowed.id, "io.sandbox.mode": "egress"})[0]
+    outside_ip = proxy.attrs["NetworkSettings"]["Networks"][lan["network"]]["IPAddress"]
+    probe = textwrap.dedent(f"""
+        import socket
+        s = socket.create_connection(({outside_ip!r}, 3128), timeout=10)
+        s.sendall(b"CONNECT mirror.internal.test:8000 HTTP/1.1\\r\\n\\r\\n")
+        print(repr(s.recv(4096)))
+    """)
+    api = client()
+    try:
+        out = api.containers.run("python:3.11-slim", ["python3", "-c", probe], network=lan["network"], user="65532",
+                                 cap_drop=["ALL"], labels=TEST_LABEL, remove=True)
+    finally:
+        api.close()
+    assert out.decode().strip() == "b''"  # closed without a word
+    assert allowed.egress is not None
+    assert any("not on the internal network" in e.reason for e in allowed.egress.denials())
+
+
 def test_close_removes_the_proxy_and_the_network(lan: dict[str, str]) -> None:
     ex = DockerExecutor(allow_hosts=["mirror.internal.test:8000"], egress_network=lan["network"], session=True)
     assert run(ex, "print(1)") == "1\n"

@@ -18,6 +18,9 @@ the sandbox, so code inside cannot widen it:
 - The sandbox gets HTTP_PROXY / HTTPS_PROXY (and lower-case) pointing at the proxy, an
   /etc/hosts entry pointing each `name:port` entry at the proxy, and the proxy as its only DNS
   server, which answers NXDOMAIN to everything: no other name resolves, and no query leaves.
+- One network and proxy per executor, made in its constructor (a bad registration or image
+  fails there, not in the middle of a call) and removed by `close()`: an executor's own
+  containers (concurrent fresh calls) share the network, other executors' never do.
 
 What an entry means: see `sandbox.executors.allowlist`. The proxy resolves a name itself and connects to exactly the address it checked. An allowed
   name may resolve anywhere its DNS says (that is what listing a name means: trust its DNS),
