@@ -46,16 +46,23 @@ print("default route:", any(line.split()[1] == "00000000" for line in routes))
 
 def _executor(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Any:
     if args.executor == "local":
+        if args.allow_host or args.network != "none":
+            raise SystemExit(_usage("--allow-host and --network need --executor docker"))
         from .executors.local import LocalExecutor
 
         return LocalExecutor(timeout=args.timeout, work_dir=args.work_dir, env=env)
     from .executors.docker import DEFAULT_IMAGE, DockerExecutor
 
     # One call per process: a pooled spare would be started only to be thrown away.
-    return DockerExecutor(
-        args.image or DEFAULT_IMAGE, timeout=args.timeout, work_dir=args.work_dir, runtime=args.runtime,
-        session=False, env=env, pool=0,
-    )
+    network = getattr(args, "network", "none")
+    try:
+        return DockerExecutor(
+            args.image or DEFAULT_IMAGE, timeout=args.timeout, work_dir=args.work_dir, runtime=args.runtime,
+            session=False, env=env, pool=0, allow_hosts=getattr(args, "allow_host", None),
+            network={"none": False, "bridge": True}.get(network, network),
+        )
+    except ValueError as exc:  # a bad --allow-host, or --allow-host with --network
+        raise SystemExit(_usage(str(exc))) from None
 
 
 def _blocks_from_file(path: str, lang: str | None) -> list[CodeBlock]:
@@ -146,8 +153,9 @@ def _reap(args: argparse.Namespace) -> int:
     removed = reap(everything=args.all, dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     for c in removed:
-        print(f"{verb} {c.id} (owner pid {c.owner_pid}, {c.status})")
-    print(f"{verb} {len(removed)} container(s)")
+        print(f"{verb} {c.kind} {c.id} (owner pid {c.owner_pid}, {c.status})")
+    networks = sum(c.kind == "network" for c in removed)
+    print(f"{verb} {len(removed) - networks} container(s) and {networks} network(s)")
     return 0
 
 
@@ -198,6 +206,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--image", default=None, help="Docker image (default: python:3.11-slim)")
         p.add_argument("--runtime", default=None, help="Docker runtime, e.g. runsc for gVisor")
         p.add_argument("--work-dir", default=None, help="workspace directory (default: a temporary one)")
+        p.add_argument("--allow-host", action="append", default=[], metavar="HOST[:PORT]",
+                       help="let the code reach this host (ports 80 and 443 unless given) through a filtering proxy; repeatable")
+        p.add_argument("--network", default="none", metavar="NAME",
+                       help="none (default), bridge, or a Docker network: the code gets all of it, unfiltered (dangerous)")
         p.add_argument("--json", action="store_true", help="print the full result as JSON")
 
     run = sub.add_parser("run", help="run a file (language from its extension or content; - reads stdin)")

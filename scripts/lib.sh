@@ -69,33 +69,55 @@ ensure_venv() {
 _docker_answers() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
 
 # Register gVisor's runsc in /etc/docker/daemon.json, with the sandbox network
-# off at the runtime level. Only touches the file if it lacks runsc; merges
-# into an existing file instead of overwriting it.
+# off at the runtime level, and beside it runsc-net, which a sandbox uses only
+# when it asked for a network (allow_hosts= or network=): runsc with
+# --network=none ignores the container's network entirely. runsc-net uses
+# gVisor's own network stack, except for runsc releases before 2024-08, which
+# refuse it on kernels that show /proc/sys/net/core/rmem_default in every
+# network namespace (google/gvisor#10704; Debian bookworm ships 20221219):
+# those get --network=host, i.e. the host kernel's TCP/IP stack, still inside
+# the network namespace Docker made for the container (so the allow-list still
+# holds, but the code reaches the host kernel's network code).
+# Only touches the file when an entry is missing; merges into an existing file
+# instead of overwriting it. Returns 0 when it changed the file, 1 otherwise.
 _register_runsc() {
-    runsc=$(command -v runsc 2>/dev/null) || return 0
+    runsc=$(command -v runsc 2>/dev/null) || return 1
     cfg=/etc/docker/daemon.json
-    if [ -f "$cfg" ] && grep -q '"runsc"' "$cfg"; then
-        return 0
+    if [ -f "$cfg" ] && grep -q '"runsc"' "$cfg" && grep -q '"runsc-net"' "$cfg"; then
+        return 1
     fi
+    released=$(runsc --version 2>/dev/null | sed -n '1s/.*\([0-9]\{8\}\).*/\1/p')
+    if [ "${released:-0}" -ge 20240801 ]; then net_args='[]'; else net_args='["--network=host"]'; fi
     mkdir -p /etc/docker
     if [ -f "$cfg" ]; then
-        _say "adding the runsc runtime to existing $cfg"
+        _say "adding the runsc and runsc-net runtimes to existing $cfg"
         cp "$cfg" "$cfg.bak-sandbox"
         python3 -c '
 import json, sys
-path, runsc = sys.argv[1], sys.argv[2]
+path, runsc, net_args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 with open(path) as f:
     text = f.read()
 cfg = json.loads(text) if text.strip() else {}
-cfg.setdefault("runtimes", {})["runsc"] = {"path": runsc, "runtimeArgs": ["--network=none"]}
+runtimes = cfg.setdefault("runtimes", {})
+runtimes.setdefault("runsc", {"path": runsc, "runtimeArgs": ["--network=none"]})
+runtimes.setdefault("runsc-net", {"path": runsc, "runtimeArgs": net_args})
 with open(path, "w") as f:
     json.dump(cfg, f, indent=2)
     f.write("\n")
-' "$cfg" "$runsc" || { _say "could not merge into $cfg (invalid JSON?); left it alone, backup in $cfg.bak-sandbox"; return 0; }
+' "$cfg" "$runsc" "$net_args" || { _say "could not merge into $cfg (invalid JSON?); left it alone, backup in $cfg.bak-sandbox"; return 1; }
     else
-        _say "writing $cfg (registers runsc with --network=none)"
-        printf '{\n  "runtimes": {"runsc": {"path": "%s", "runtimeArgs": ["--network=none"]}}\n}\n' "$runsc" >"$cfg"
+        _say "writing $cfg (registers runsc with --network=none, and runsc-net)"
+        printf '{\n  "runtimes": {\n    "runsc": {"path": "%s", "runtimeArgs": ["--network=none"]},\n    "runsc-net": {"path": "%s", "runtimeArgs": %s}\n  }\n}\n' \
+            "$runsc" "$runsc" "$net_args" >"$cfg"
     fi
+}
+
+# SIGHUP makes a running dockerd re-read daemon.json (runtimes included); it is not a restart.
+_reload_engine_config() {
+    if pid=$(_dockerd_pid); then
+        kill -HUP "$pid" && _say "asked dockerd (pid $pid) to reload /etc/docker/daemon.json"
+    fi
+    return 0
 }
 
 _dockerd_pid() {
@@ -129,6 +151,11 @@ _engine_help() {
 # anywhere else it tells you what to do and returns 1.
 ensure_engine() {
     if _docker_answers; then
+        # An engine set up before runsc-net existed: register it, and have the running
+        # dockerd reload its runtimes (SIGHUP reloads daemon.json; it is not a restart).
+        if [ -z "${DOCKER_HOST:-}" ] && _is_root && _is_debian && _register_runsc; then
+            _reload_engine_config
+        fi
         _say "engine: docker answers"
         return 0
     fi
@@ -155,7 +182,9 @@ ensure_engine() {
             _say "runsc (gVisor) is not in the apt sources; continuing without it"
         fi
     fi
-    _register_runsc
+    if _register_runsc; then
+        _reload_engine_config  # a dockerd the package started has not read the new runtimes
+    fi
     # the package may have started it (systemd), or a dockerd may be coming up
     if _docker_answers; then
         _say "engine: docker answers"

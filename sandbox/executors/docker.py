@@ -26,7 +26,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -36,14 +36,16 @@ from docker.types import Ulimit
 
 from ..environment import DEFAULT_PATH, minimal_env
 from ..errors import EngineUnavailableError, ImageNotFoundError
-from ..labels import EXECUTOR, owner_labels
+from ..labels import EXECUTOR, MODE, owner_labels
 from ..languages import Language
 from ..limits import parse_size
 from ..output import DEFAULT_OUTPUT_LIMIT
+from .allowlist import check_network_options
 from .base import BaseExecutor, BlockRun, Call, RunControl
 from .container import ContainerSandbox
 from .docker_errors import OFFLINE_IMAGE_HINT, engine_address, engine_unavailable, translate
 from .ownership import Loan
+from .egress import EgressPolicy, networked_runtime
 from .lanes import NamespaceLanes
 from .pool import Pool, SandboxPool
 
@@ -64,6 +66,12 @@ class DockerExecutor(BaseExecutor):
     int, or `Pool(size=..., when_empty="wait" | "start")`). `session=True`: one container for
     the executor's life (AutoGen's model); it is replaced only if it dies or on `restart()`.
     Thread-safe: calls from several threads run at once, up to `max_concurrency`.
+
+    Network: none by default (only loopback). `allow_hosts=["host", "host:port", "*.suffix"]`
+    lets the code reach only those, through a filtering proxy outside the sandbox (see
+    `sandbox.executors.egress`; its decisions: `executor.egress.events()`), reaching out via
+    `egress_network` (default: the engine's bridge). `network=True` (the default bridge) or a
+    network name gives the code that whole network, unfiltered: dangerous, for trusted code.
     """
 
     def __init__(
@@ -78,6 +86,8 @@ class DockerExecutor(BaseExecutor):
         pool: int | Pool = 1,
         max_concurrency: int = 8,
         network: bool | str = False,
+        allow_hosts: Sequence[str] | None = None,
+        egress_network: str | None = None,
         memory: int | str = "512m",
         cpus: float = 1.0,
         pids_limit: int = 256,
@@ -90,6 +100,7 @@ class DockerExecutor(BaseExecutor):
         auto_pull: bool = True,
         client: docker.DockerClient | None = None,
     ) -> None:
+        egress_rules = check_network_options(network=network, allow_hosts=allow_hosts, egress_network=egress_network)
         self.image = image
         self.session = session
         self.pool_policy = pool if isinstance(pool, Pool) else Pool(size=pool)
@@ -112,6 +123,7 @@ class DockerExecutor(BaseExecutor):
         self._session_lock = threading.Lock()
         self._pool: SandboxPool[ContainerSandbox] | None = None
         self._lanes: NamespaceLanes | None = None
+        self.egress: EgressPolicy | None = None
         try:
             super().__init__(
                 work_dir=work_dir, timeout=timeout, output_limit=output_limit, env=env, max_concurrency=max_concurrency
@@ -121,18 +133,29 @@ class DockerExecutor(BaseExecutor):
             self._loan = Loan(self.work_dir, SANDBOX_UID) if lends else None
             self._ensure_image()
             if self.pool_policy.reuse_network_namespaces and not session:
-                if network is not False:
+                if network is not False or egress_rules:
                     raise ValueError(
                         "Pool(reuse_network_namespaces=True) only applies to sandboxes without a network; "
-                        "drop it, or drop network="
+                        "drop it, or drop network= / allow_hosts="
                     )
                 self._lanes = NamespaceLanes(lambda: self._start_sandbox("anchor"))
+            if network or egress_rules:  # a runsc registered with --network=none needs its networked twin
+                with translate(runtime=runtime):
+                    self.runtime = networked_runtime(self._client.info().get("Runtimes") or {}, runtime)
+            if egress_rules:
+                self.egress = EgressPolicy.open(
+                    self._client, allow_hosts=egress_rules, image=image,
+                    labels=owner_labels(executor_id=self.id, mode="egress"), runtime=self.runtime,
+                    egress_network=egress_network,
+                )
             if not session:
                 self._pool = SandboxPool(
                     self.pool_policy, start=lambda: self._start_sandbox("fresh"), destroy=ContainerSandbox.retire,
                     name=f"pool-{self.id}",
                 )
         except BaseException:
+            if self.egress is not None:
+                self.egress.close()
             if self._owns_client:
                 self._client.close()
             if hasattr(self, "_workspace"):
@@ -215,6 +238,8 @@ class DockerExecutor(BaseExecutor):
             t.join(5)
         try:
             self._await_gone()
+            if self.egress is not None:  # after the sandboxes: a network with endpoints cannot go
+                self.egress.close()
         finally:
             if self._owns_client:
                 self._client.close()
@@ -224,7 +249,10 @@ class DockerExecutor(BaseExecutor):
         labels = {"label": [f"{EXECUTOR}={self.id}"]}
         deadline = time.monotonic() + timeout
         try:
-            while left := self._client.containers.list(all=True, filters=labels, ignore_removed=True):
+            while left := [
+                c for c in self._client.containers.list(all=True, filters=labels, ignore_removed=True)
+                if c.labels.get(MODE) != "egress"  # the proxy is the egress policy's to remove
+            ]:
                 if time.monotonic() > deadline:
                     for container in left:
                         ContainerSandbox.force_remove(container)
@@ -239,7 +267,7 @@ class DockerExecutor(BaseExecutor):
             init=True,  # tini as PID 1 reaps the zombies the code leaves
             user=self.user,
             working_dir=CONTAINER_WORKSPACE,
-            environment=minimal_env(home="/tmp", tmpdir="/tmp", path=DEFAULT_PATH),
+            environment=minimal_env(home="/tmp", tmpdir="/tmp", path=DEFAULT_PATH, extra=self._network_env()),
             volumes={str(self.work_dir): {"bind": CONTAINER_WORKSPACE, "mode": "rw"}},
             network_mode=self.network if isinstance(self.network, str) else ("bridge" if self.network else "none"),
             read_only=self.read_only,
@@ -257,6 +285,8 @@ class DockerExecutor(BaseExecutor):
             labels=owner_labels(executor_id=self.id, mode=mode),
             auto_remove=True,
         )
+        if self.egress is not None:  # the internal network, the proxy as DNS, /etc/hosts for TCP forwards
+            create.update(self.egress.container_options())
         if self.runtime:
             create["runtime"] = self.runtime
         if self._lanes is None or mode != "fresh":
@@ -299,7 +329,7 @@ class DockerExecutor(BaseExecutor):
         argv = [_INTERPRETERS[language.runner or "sh"], f"{CONTAINER_WORKSPACE}/{script}"]
         job = sandbox.link.run(
             argv,
-            env=minimal_env(home="/tmp", tmpdir="/tmp", path=DEFAULT_PATH, extra=call.env),
+            env=minimal_env(home="/tmp", tmpdir="/tmp", path=DEFAULT_PATH, extra={**self._network_env(), **call.env}),
             cwd=CONTAINER_WORKSPACE,
             stdin=call.stdin,
             sink=lambda stream, data: call.write(index, stream, data),
@@ -327,6 +357,9 @@ class DockerExecutor(BaseExecutor):
             job.oom_kills > 0 if job.oom_kills is not None else self._oom_killed(sandbox, started)
         )
         return BlockRun(exit_code=exit_code, oom_killed=oom, message=self._oom_message() if oom else "")
+
+    def _network_env(self) -> dict[str, str]:
+        return dict(self.egress.environment) if self.egress is not None else {}
 
     def _oom_message(self) -> str:
         return f"killed: the run exceeded its memory limit of {(self.memory or 0) / 2**20:g} MiB"
