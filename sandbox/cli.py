@@ -44,21 +44,22 @@ print("default route:", any(line.split()[1] == "00000000" for line in routes))
 '''
 
 
-def _executor(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Any:
+def _executor(args: argparse.Namespace, env: Mapping[str, str] | None = None, *, pool: int = 0) -> Any:
+    """The runner the options name. `pool=0` by default: for one call per process, a pooled
+    spare would be started only to be thrown away; `run-md` makes a call per block."""
+    network = getattr(args, "network", "none")
     if args.executor == "local":
-        if args.allow_host or args.network != "none":
+        if getattr(args, "allow_host", None) or network != "none":
             raise SystemExit(_usage("--allow-host and --network need --executor docker"))
         from .executors.local import LocalExecutor
 
         return LocalExecutor(timeout=args.timeout, work_dir=args.work_dir, env=env)
     from .executors.docker import DEFAULT_IMAGE, DockerExecutor
 
-    # One call per process: a pooled spare would be started only to be thrown away.
-    network = getattr(args, "network", "none")
     try:
         return DockerExecutor(
             args.image or DEFAULT_IMAGE, timeout=args.timeout, work_dir=args.work_dir, runtime=args.runtime,
-            session=False, env=env, pool=0, allow_hosts=getattr(args, "allow_host", None),
+            session=False, env=env, pool=pool, allow_hosts=getattr(args, "allow_host", None),
             network={"none": False, "bridge": True}.get(network, network),
         )
     except ValueError as exc:  # a bad --allow-host, or --allow-host with --network
@@ -176,7 +177,7 @@ def _run_md(args: argparse.Namespace) -> int:
     args.work_dir = None  # each file gets its own temporary workspace
     progress = ConsoleProgress(sys.stdout, quiet=args.quiet)
     runner = MarkdownRunner(
-        lambda: _executor(args, env), exitfirst=args.exitfirst, on_start=progress.started, on_done=progress.finished,
+        lambda: _executor(args, env, pool=1), exitfirst=args.exitfirst, on_start=progress.started, on_done=progress.finished,
     )
     try:
         reports = run_files(args.files, runner)
