@@ -23,6 +23,7 @@ so calls sharing one executor concurrently are cancelled together.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from types import TracebackType
 from typing import Any, Self
 
 try:
-    from autogen_core import CancellationToken
+    from autogen_core import CancellationToken, Component
     from autogen_core.code_executor import CodeBlock as AutoGenCodeBlock
     from autogen_core.code_executor import CodeExecutor as AutoGenCodeExecutor
     from autogen_core.code_executor import CodeResult
@@ -41,12 +42,14 @@ except ImportError as exc:  # the optional extra is not installed
         name=exc.name,
     ) from exc
 
+from pydantic import BaseModel, Field
+
 from ..errors import ExecutorClosedError
 from ..models import CodeBlock, ExecutionResult, Outcome
 from ..protocol import CodeExecutor
 from . import bridge
 
-__all__ = ["SandboxCodeExecutor", "SandboxCodeResult"]
+__all__ = ["SandboxCodeExecutor", "SandboxCodeExecutorConfig", "SandboxCodeResult"]
 
 # How often a waiting call re-sends a cancel: a token cancelled in the instant before the
 # worker thread registered its run with the runner would otherwise find nothing to stop.
@@ -102,13 +105,22 @@ class _Call:
                 self.runner.cancel()
 
 
-class SandboxCodeExecutor(AutoGenCodeExecutor):
+class SandboxCodeExecutorConfig(BaseModel):
+    """The runner's keywords, for AutoGen's component configs (`dump_component`, Studio)."""
+
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class SandboxCodeExecutor(AutoGenCodeExecutor, Component[SandboxCodeExecutorConfig]):
     """Runs AutoGen's code blocks in our sandbox: a hardened `DockerExecutor` by default.
 
     `start()` is optional (the runner is created here); `stop()` closes a runner this object
     created, and `start()` after `stop()` creates a new one. `restart()` is the runner's: it
     stops what runs and discards all state but the workspace.
     """
+
+    component_config_schema = SandboxCodeExecutorConfig
+    component_provider_override = "sandbox.integrations.autogen.SandboxCodeExecutor"
 
     def __init__(self, *, executor: CodeExecutor | None = None, **options: Any) -> None:
         self._given = executor
@@ -177,6 +189,19 @@ class SandboxCodeExecutor(AutoGenCodeExecutor):
             call.cancel()
         if self._owned:
             await asyncio.to_thread(self._runner.close)
+
+    def _to_config(self) -> SandboxCodeExecutorConfig:
+        if self._given is not None:
+            raise NotImplementedError(
+                "a SandboxCodeExecutor around a given executor cannot be saved as a config; "
+                "create it from the runner's keywords instead"
+            )
+        options = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in self._options.items()}
+        return SandboxCodeExecutorConfig(options=options)
+
+    @classmethod
+    def _from_config(cls, config: SandboxCodeExecutorConfig) -> Self:
+        return cls(**config.options)
 
     # autogen-core 0.4 had no `start`/`stop` nor `async with` in the ABC; the same here for all.
     async def __aenter__(self) -> Self:

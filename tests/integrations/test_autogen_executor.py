@@ -263,3 +263,26 @@ def test_stop_kills_a_run_in_flight(tmp_path: Path, leak_check: Any) -> None:
 
     result = asyncio.run(scenario())
     assert result.exit_code == 130 and result.execution_result.cancelled
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_required")
+@pytest.mark.filterwarnings("ignore:No approval function set for CodeExecutorAgent:UserWarning")
+def test_saves_and_loads_as_an_autogen_component(tmp_path: Path, leak_check: Any) -> None:
+    from autogen_agentchat.agents import CodeExecutorAgent
+
+    ex = SandboxCodeExecutor(work_dir=tmp_path / "ws", timeout=15, session=True)
+    leak_check(ex.executor)
+    model = CodeExecutorAgent("executor", code_executor=ex).dump_component()  # as a team or Studio saves it
+    saved = model.config["code_executor"]
+    assert saved["provider"] == "sandbox.integrations.autogen.SandboxCodeExecutor"
+    assert saved["config"] == {"options": {"work_dir": str(tmp_path / "ws"), "timeout": 15, "session": True}}
+
+    loaded = AutoGenCodeExecutor.load_component(saved)
+    assert isinstance(loaded, SandboxCodeExecutor) and loaded is not ex
+    leak_check(loaded.executor)
+    assert loaded.work_dir == ex.work_dir and loaded.timeout == 15
+    assert run(loaded, py("print('loaded')")).output == "loaded\n"
+
+    with LocalExecutor() as local, pytest.raises(NotImplementedError, match="given executor"):
+        SandboxCodeExecutor(executor=local).dump_component()
