@@ -93,6 +93,8 @@ class _Call:
             # no process outlives the cancellation.
             self.cancel()
             await self._settle(task)
+            if not task.cancelled():
+                task.exception()  # mark it retrieved: the caller hears CancelledError instead
             raise
         finally:
             self.finished.set()
