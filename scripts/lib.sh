@@ -9,6 +9,7 @@
 # Environment:
 #   PYTHON          interpreter used to create .venv (default: python3; needs >= 3.11)
 #   SANDBOX_IMAGE   sandbox image (default: python:3.11-slim)
+#   SANDBOX_EXTRAS  extras installed into .venv (default: test,autogen,ag2)
 #   DOCKER_HOST     honoured: if it is set and does not answer, we never start a
 #                   local dockerd, we tell you.
 
@@ -31,8 +32,10 @@ _apt_install() {
 
 # --- Python ------------------------------------------------------------------
 
-# .venv with the project installed editable, plus the test extra. Re-installs
-# when pyproject.toml is newer than the stamp .venv/.installed.
+# .venv with the project installed editable, plus the extras in SANDBOX_EXTRAS
+# (default: test, and the AutoGen and AG2 packages the drop-in executors are
+# tested against). Re-installs when pyproject.toml is newer than the stamp
+# .venv/.installed or the extras differ from the ones it records.
 ensure_venv() {
     py=${PYTHON:-python3}
     if [ -x .venv/bin/python ] && ! .venv/bin/python -c '' >/dev/null 2>&1; then
@@ -56,10 +59,12 @@ ensure_venv() {
             return 1
         fi
     fi
-    if [ ! -f .venv/.installed ] || [ -n "$(find pyproject.toml -newer .venv/.installed 2>/dev/null)" ]; then
-        _say "pip install -e '.[test]' into .venv"
-        .venv/bin/python -m pip install -q -e '.[test]' >&2 || { _say "pip install failed"; return 1; }
-        touch .venv/.installed
+    extras=${SANDBOX_EXTRAS:-test,autogen,ag2}
+    if [ ! -f .venv/.installed ] || [ "$(cat .venv/.installed)" != "$extras" ] ||
+        [ -n "$(find pyproject.toml -newer .venv/.installed 2>/dev/null)" ]; then
+        _say "pip install -e '.[$extras]' into .venv"
+        .venv/bin/python -m pip install -q -e ".[$extras]" >&2 || { _say "pip install failed"; return 1; }
+        printf '%s\n' "$extras" >.venv/.installed  # the stamp names the extras, so changing them reinstalls
     fi
     _say "venv: ok"
 }
