@@ -25,9 +25,9 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import docker
 import docker.errors
@@ -39,16 +39,21 @@ from ..labels import owner_labels
 from ..languages import Language
 from ..limits import parse_size
 from ..output import DEFAULT_OUTPUT_LIMIT, STDERR, STDOUT, OutputBuffer
+from ..plots import HOOK_DIR, PLOTS_DIR, plot_env
 from .base import BaseExecutor, BlockRun, RunControl
 from ..errors import EngineUnavailableError, ImageNotFoundError
 from .docker_errors import OFFLINE_IMAGE_HINT, engine_address, engine_unavailable, translate
 from .ownership import hand_back, lend
+
+if TYPE_CHECKING:
+    from .images import Requirement, Requirements
 
 __all__ = ["DEFAULT_IMAGE", "SANDBOX_UID", "DockerExecutor", "engine_answers"]
 
 DEFAULT_IMAGE = "python:3.11-slim"
 SANDBOX_UID = 65532  # the uid a root caller's code runs as (distroless "nonroot"); never 0
 CONTAINER_WORKSPACE = "/workspace"
+CONTAINER_PLOT_HOOK = "/opt/sandbox-plot-hook"  # sandbox/_plot_hook, bind-mounted read-only
 _SLEEPER_GRACE_S = 30  # a fresh container outlives its call's deadline by this much at most
 _INTERPRETERS = {"python": "python3", "bash": "bash", "sh": "sh"}
 
@@ -81,9 +86,11 @@ class DockerExecutor(BaseExecutor):
         user: str | None = None,
         runtime: str | None = None,
         auto_pull: bool = True,
+        requirements: Requirements | Sequence[Requirement] | None = None,
         client: docker.DockerClient | None = None,
     ) -> None:
         self.image = image
+        self.base_image = image  # `image` becomes a derived image's tag when requirements are given
         self.session = session
         self.network = network
         self.memory = parse_size(memory)
@@ -103,6 +110,10 @@ class DockerExecutor(BaseExecutor):
             self.user = user or _default_user()
             self._lends = self.user.split(":")[0] == str(SANDBOX_UID) and os.geteuid() == 0
             self._ensure_image()
+            if requirements:  # run in `image` plus these packages, built once (sandbox.executors.images)
+                from .images import ensure_derived_image
+
+                self.image = ensure_derived_image(self._client, self.image, requirements, owner=self.id, runtime=runtime).tag
         except BaseException:
             if self._owns_client:
                 self._client.close()
@@ -168,8 +179,14 @@ class DockerExecutor(BaseExecutor):
             init=True,  # tini as PID 1 reaps the zombies the code leaves
             user=self.user,
             working_dir=CONTAINER_WORKSPACE,
-            environment=minimal_env(home="/tmp", tmpdir="/tmp", path=DEFAULT_PATH, extra=self.env),
-            volumes={str(self.work_dir): {"bind": CONTAINER_WORKSPACE, "mode": "rw"}},
+            environment=plot_env(
+                minimal_env(home="/tmp", tmpdir="/tmp", path=DEFAULT_PATH, extra=self.env),
+                hook_dir=CONTAINER_PLOT_HOOK, plots_dir=f"{CONTAINER_WORKSPACE}/{PLOTS_DIR}",
+            ),
+            volumes={
+                str(self.work_dir): {"bind": CONTAINER_WORKSPACE, "mode": "rw"},
+                str(HOOK_DIR): {"bind": CONTAINER_PLOT_HOOK, "mode": "ro"},
+            },
             network_mode=self.network if isinstance(self.network, str) else ("bridge" if self.network else "none"),
             read_only=self.read_only,
             tmpfs={"/tmp": f"rw,nosuid,nodev,size={self.tmpfs_size},mode=1777"},
