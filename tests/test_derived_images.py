@@ -125,6 +125,7 @@ def test_a_failed_build_says_what_pip_said_and_leaves_nothing(client: Any) -> No
         (lambda: Requirements(["x"], build_timeout=0), "build_timeout"),
         (lambda: DockerExecutor(requirements=["./missing-1.0-py3-none-any.whl"]), "not a file here"),
         (lambda: DockerExecutor(requirements=Requirements(["x"], find_links=["/no/such/dir"])), "not a directory"),
+        (lambda: DockerExecutor(requirements=Requirements(["x"], cert="/no/such/ca.pem")), "PEM CA bundle"),
     ],
 )
 def test_bad_requirement_lists_fail_before_any_container(client: Any, make: Callable[[], object], match: str) -> None:

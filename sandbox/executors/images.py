@@ -83,8 +83,8 @@ class Requirements:
     `packages` are pip requirement strings (`"numpy==2.1"`, `"requests[socks]>=2"`) or local
     files (a path object, or a string ending in .whl, .tar.gz, .zip, ...). `find_links` are
     local directories of distributions; `no_index=True` keeps pip off every index (and the
-    build off the network); `index_url` replaces PyPI. A plain list means
-    `Requirements(list)`.
+    build off the network); `index_url` replaces PyPI; `cert` is a CA bundle on the host for
+    pip to trust (behind a TLS-inspecting proxy). A plain list means `Requirements(list)`.
     """
 
     packages: Sequence[Requirement]
@@ -92,6 +92,7 @@ class Requirements:
     find_links: Sequence[str | os.PathLike[str]] = ()
     index_url: str | None = None
     no_index: bool = False
+    cert: str | os.PathLike[str] | None = None
     build_timeout: float = 900  # seconds for the whole pip run
 
     def __post_init__(self) -> None:
@@ -204,6 +205,12 @@ def _plan(reqs: Requirements) -> _Plan:
         args.append("--no-index")
     if reqs.index_url:
         args += ["--index-url", reqs.index_url]
+    if reqs.cert is not None:  # not part of the key: it changes how pip connects, not what it installs
+        cert = Path(os.fspath(reqs.cert)).expanduser().resolve()
+        if not cert.is_file():
+            raise ValueError(f"cert {os.fspath(reqs.cert)!r} is not a file; pass the path of a PEM CA bundle")
+        mounts[str(cert)] = {"bind": f"{_BUILD_DIR}/cert.pem", "mode": "ro"}
+        args += ["--cert", f"{_BUILD_DIR}/cert.pem"]
     lent = _lendable_pip()
     if lent is not None:
         mounts[str(lent)] = {"bind": f"{_BUILD_DIR}/lent/pip", "mode": "ro"}
@@ -293,11 +300,17 @@ def _build(
             ) from None
         code = int(status.get("StatusCode", -1))
         if code != 0:
+            tail = _tail(container)
+            fix = (
+                "pip does not trust the index's certificate (a TLS-inspecting proxy?): pass its CA bundle, "
+                "Requirements([...], cert='/etc/ssl/certs/ca-certificates.crt')"
+                if "CERTIFICATE_VERIFY_FAILED" in tail else
+                "Fix the requirement (name, version, a distribution for the image's Python), or tell pip where "
+                "to look: Requirements([...], find_links=[...], index_url=..., no_index=...)"
+            )
             raise ImageBuildError(
-                f"installing {plan.shown} on {base} failed (pip exited {code}); nothing was tagged. Fix the "
-                "requirement (name, version, a distribution for the image's Python), or tell pip where to "
-                "look: Requirements([...], find_links=[...], index_url=..., no_index=...). "
-                f"pip's last lines:\n{_tail(container)}"
+                f"installing {plan.shown} on {base} failed (pip exited {code}); nothing was tagged. {fix}. "
+                f"pip's last lines:\n{tail}"
             )
         image = container.commit(repository=REPOSITORY, tag=key, changes=changes)
         return str(image.id)
