@@ -1,8 +1,9 @@
 """Plots as artifacts: figures the code leaves open are saved as PNGs without it calling `savefig`.
 
 Every runner starts Python with the Agg backend (`MPLBACKEND=Agg`: files, never a window) and
-with the directory of `sandbox/_plot_hook/sitecustomize.py` first on PYTHONPATH. When the
-code imports `matplotlib.pyplot`, that hook registers an exit handler which saves each open,
+with the directory `sandbox/_plot_hook/` first on PYTHONPATH, so its `sitecustomize` runs at
+start-up. When the code imports `matplotlib.pyplot`, that hook registers an exit handler
+(`_sandbox_plot_saver`, in the same directory) which saves each open,
 non-empty figure as `plots/figure_<n>.png` in the workspace (`n`: the first free number, so
 a later run adds figures instead of overwriting earlier ones). The files then appear in
 `ExecutionResult.files` as `image/png`, like any file the code wrote.
@@ -13,8 +14,10 @@ left open is saved again under `plots/`. `env={"SANDBOX_PLOTS_DIR": ""}` turns s
 another value moves it (relative paths start at the directory the program started in).
 The hook chains to the `sitecustomize` it shadows (Debian's python3 has one).
 
-A runner needs two things from here: the hook's directory (or its source, to write into a
-sandbox) and `plot_env`, which adds the variables to the run's environment.
+A runner needs two things from here: the hook's directory (mounted or copied into the
+sandbox; `hook_files()` gives its files' sources, to write them into a container's /tmp) and
+`plot_env`, which adds the variables to the run's environment. The start-up cost is one small
+module (about 1.5 ms here without a .pyc); programs that never import pyplot pay nothing more.
 """
 
 from __future__ import annotations
@@ -22,16 +25,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["HOOK_DIR", "HOOK_FILE", "PLOTS_DIR", "hook_source", "plot_env"]
+__all__ = ["HOOK_DIR", "HOOK_FILES", "PLOTS_DIR", "hook_files", "plot_env"]
 
 HOOK_DIR = Path(__file__).resolve().parent / "_plot_hook"
-HOOK_FILE = "sitecustomize.py"  # the name Python's site module imports at start-up
+# sitecustomize.py: the name Python's site module imports at start-up; the saver it loads late.
+HOOK_FILES = ("sitecustomize.py", "_sandbox_plot_saver.py")
 PLOTS_DIR = "plots"  # where figures go, relative to the workspace
 
 
-def hook_source() -> str:
-    """The hook's source, for a runner that writes it into the sandbox as `<dir>/sitecustomize.py`."""
-    return (HOOK_DIR / HOOK_FILE).read_text(encoding="utf-8")
+def hook_files() -> dict[str, str]:
+    """`{file name: source}` of the hook, for a runner that writes it into a directory in the sandbox."""
+    return {name: (HOOK_DIR / name).read_text(encoding="utf-8") for name in HOOK_FILES}
 
 
 def plot_env(env: Mapping[str, str], *, hook_dir: str, plots_dir: str) -> dict[str, str]:

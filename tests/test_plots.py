@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REQUIRE_DOCKER
 from sandbox import CodeBlock, CodeExecutor
 from sandbox.executors.base import BaseExecutor
-from sandbox.plots import HOOK_DIR, plot_env
+from sandbox.plots import HOOK_DIR, hook_files, plot_env
 
 PLOTS_IMAGE = os.environ.get("SANDBOX_PLOTS_IMAGE", "sandbox-python:3.11-plots")
+# tests/conftest.py's policy (not imported: tests/agents has a conftest module of the same name)
+REQUIRE_DOCKER = os.environ.get("SANDBOX_REQUIRE_DOCKER") == "1" or os.environ.get("CI") == "true"
 PNG = b"\x89PNG\r\n\x1a\n"
 
 LINE_AND_BAR = """
@@ -138,3 +139,15 @@ def test_plot_env_puts_the_hook_first_and_keeps_the_callers_choices() -> None:
     theirs = plot_env({"PYTHONPATH": "/mine", "MPLBACKEND": "svg", "SANDBOX_PLOTS_DIR": ""}, hook_dir="/hook", plots_dir="/p")
     assert theirs == {"PYTHONPATH": "/hook:/mine", "MPLBACKEND": "svg", "SANDBOX_PLOTS_DIR": ""}
 
+
+
+def test_hook_files_are_what_a_runner_writes_into_a_sandbox(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    for name, source in hook_files().items():
+        (tmp_path / name).write_text(source)
+    env = plot_env({"PATH": os.environ.get("PATH", "")}, hook_dir=str(tmp_path), plots_dir="plots")
+    code = "import sys; print(sys.modules['sitecustomize'].__file__)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str(tmp_path / "sitecustomize.py")
