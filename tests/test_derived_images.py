@@ -116,6 +116,15 @@ def test_a_failed_build_says_what_pip_said_and_leaves_nothing(client: Any) -> No
     assert _build_containers(client) == []
 
 
+def test_a_build_over_its_time_limit_is_stopped_and_leaves_nothing(client: Any, tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, f"tinypkg_{uuid.uuid4().hex[:8]}", "1.0", "")
+    tags_before = sorted(t for i in client.images.list(name="sandbox-derived") for t in i.tags)
+    with pytest.raises(ImageBuildError, match=r"took longer than 0.01 s and was stopped; nothing was tagged"):
+        ensure_derived_image(client, DEFAULT_IMAGE, Requirements([wheel], no_index=True, build_timeout=0.01), owner="test")
+    assert sorted(t for i in client.images.list(name="sandbox-derived") for t in i.tags) == tags_before
+    assert _build_containers(client) == []
+
+
 @pytest.mark.parametrize(
     ("make", "match"),
     [

@@ -129,7 +129,7 @@ class _Plan:
     """A build worked out on the host: pip's arguments as the container sees them, its mounts, its key."""
 
     pip_args: list[str]
-    mounts: dict[str, dict[str, str]]
+    mounts: dict[str, Path]  # where in the build container -> which host file or directory
     shown: list[str]  # the requirements as a person reads them, for labels and messages
     key_material: dict[str, Any]
     offline: bool
@@ -176,7 +176,7 @@ def ensure_derived_image(
 
 def _plan(reqs: Requirements) -> _Plan:
     args: list[str] = []
-    mounts: dict[str, dict[str, str]] = {}
+    mounts: dict[str, Path] = {}
     shown: list[str] = []
     packages: list[str] = []
     for i, package in enumerate(reqs.packages):
@@ -188,7 +188,7 @@ def _plan(reqs: Requirements) -> _Plan:
             shown.append(spec)
             continue
         inside = f"{_BUILD_DIR}/dist/{i}/{local.name}"  # pip reads a wheel's tags from its file name
-        mounts[str(local)] = {"bind": inside, "mode": "ro"}
+        mounts[inside] = local
         packages.append(f"file:{local.name}:{_sha256(local)}")
         args.append(inside)
         shown.append(local.name)
@@ -198,7 +198,7 @@ def _plan(reqs: Requirements) -> _Plan:
         if not host.is_dir():
             raise ValueError(f"find_links entry {directory!s} is not a directory of distributions")
         inside = f"{_BUILD_DIR}/links/{i}"
-        mounts[str(host)] = {"bind": inside, "mode": "ro"}
+        mounts[inside] = host
         links.append(sorted(f"{p.name}:{_sha256(p)}" for p in host.iterdir() if p.is_file()))
         args += ["--find-links", inside]
     if reqs.no_index:
@@ -209,11 +209,11 @@ def _plan(reqs: Requirements) -> _Plan:
         cert = Path(os.fspath(reqs.cert)).expanduser().resolve()
         if not cert.is_file():
             raise ValueError(f"cert {os.fspath(reqs.cert)!r} is not a file; pass the path of a PEM CA bundle")
-        mounts[str(cert)] = {"bind": f"{_BUILD_DIR}/cert.pem", "mode": "ro"}
+        mounts[f"{_BUILD_DIR}/cert.pem"] = cert
         args += ["--cert", f"{_BUILD_DIR}/cert.pem"]
     lent = _lendable_pip()
     if lent is not None:
-        mounts[str(lent)] = {"bind": f"{_BUILD_DIR}/lent/pip", "mode": "ro"}
+        mounts[f"{_BUILD_DIR}/lent/pip"] = lent
     material: dict[str, Any] = {
         "builder": BUILDER_VERSION, "packages": sorted(packages), "find_links": links,
         "index_url": reqs.index_url, "no_index": reqs.no_index,
@@ -257,7 +257,7 @@ def _build(
         command=["/bin/sh", "-c", _SCRIPT, "sandbox-build", *plan.pip_args],
         # Mounts, not `volumes=`: docker-py declares volumes in the container's config too,
         # and the commit would turn them into VOLUMEs of the image.
-        mounts=[Mount(target=m["bind"], source=src, type="bind", read_only=True) for src, m in plan.mounts.items()],
+        mounts=[Mount(target=inside, source=str(host), type="bind", read_only=True) for inside, host in plan.mounts.items()],
         tmpfs={"/tmp": "rw,nosuid,nodev,mode=1777"},
         labels=owner_labels(executor_id=owner, mode="build"),
         network_mode="none" if plan.offline else "bridge",
