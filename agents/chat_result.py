@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox import ExecutionResult
+from sandbox import ExecutionResult, FileChange
 
 from .usage import Cost
 
@@ -44,3 +44,20 @@ class ChatResult:
     executions: tuple[ExecutionResult, ...] = ()
     human_input: tuple[str, ...] = ()
     error: BaseException | None = field(default=None, compare=False)
+
+    @property
+    def files(self) -> tuple[FileChange, ...]:
+        """The workspace files the chat's runs wrote, each path once (its latest state), in path order.
+
+        `[f for f in result.files if f.is_image]` are the plots and pictures to show or attach;
+        read their bytes with the executor's `read_file`.
+        """
+        latest: dict[str, FileChange] = {}
+        for execution in self.executions:
+            for change in execution.files:
+                first = latest.get(change.path)
+                created = first.created if first is not None else change.created
+                latest[change.path] = FileChange(
+                    path=change.path, size=change.size, created=created, mime_type=change.mime_type
+                )
+        return tuple(latest[path] for path in sorted(latest))

@@ -8,16 +8,21 @@ memory, a block the engine refused, output the engine cut. (AutoGen's peers said
 
 The output is cut to a budget, first and last parts kept, so one flood cannot overflow the
 model's context: a 10 MB print becomes a few thousand characters and a note saying so.
+
+Files the run wrote (a plot saved as `plots/figure_1.png`, a CSV) are named on a line of their
+own with their MIME type and size, so the model knows its artifacts exist without printing
+them; the files a block was saved to (`# filename: x.py`) are left out, the model named them.
 """
 
 from __future__ import annotations
 
-from sandbox import ExecutionResult, Outcome
+from sandbox import ExecutionResult, FileChange, Outcome
 
 __all__ = ["DEFAULT_OUTPUT_BUDGET", "clip", "execution_reply"]
 
 DEFAULT_OUTPUT_BUDGET = 16_000  # characters of code output per reply (about 4k tokens)
 _UNKNOWN_EXIT = 1  # AutoGen's exit code for a block that never ran (unknown language)
+_FILES_LISTED = 20  # files named in one reply; the rest are counted
 
 
 def clip(text: str, budget: int) -> tuple[str, int]:
@@ -62,6 +67,25 @@ def _notes(result: ExecutionResult, cut: int, budget: int) -> list[str]:
     return notes
 
 
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes" if n != 1 else "1 byte"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KiB"
+    return f"{n / 1024 / 1024:.1f} MiB"
+
+
+def _files_line(result: ExecutionResult) -> str:
+    """`Files written: plots/figure_1.png (new, image/png, 21.3 KiB), ...` or "" when none."""
+    saved_code = {b.filename for b in result.blocks if b.filename}
+    files: list[FileChange] = [f for f in result.files if f.path not in saved_code]
+    if not files:
+        return ""
+    named = [f"{f.path} ({'new' if f.created else 'changed'}, {f.mime_type}, {_size(f.size)})" for f in files[:_FILES_LISTED]]
+    more = len(files) - _FILES_LISTED
+    return "Files written: " + ", ".join(named) + (f", and {more} more" if more > 0 else "") + "."
+
+
 def execution_reply(result: ExecutionResult, *, budget: int = DEFAULT_OUTPUT_BUDGET) -> str:
     """The message the proxy sends back for one run, in AutoGen's format.
 
@@ -75,6 +99,9 @@ def execution_reply(result: ExecutionResult, *, budget: int = DEFAULT_OUTPUT_BUD
     output, cut = clip(result.output, budget)
     reply = f"exitcode: {exit_code} ({verdict})\nCode output: {output}"
     notes = _notes(result, cut, budget)
+    files = _files_line(result)
+    if files:
+        notes.insert(0, files)
     if notes:
         reply = reply.rstrip("\n") + "\n" + "\n".join(notes)
     return reply

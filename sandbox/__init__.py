@@ -17,17 +17,20 @@ from typing import TYPE_CHECKING, Any
 from .errors import (
     EngineUnavailableError,
     ExecutorClosedError,
+    ImageBuildError,
     ImageNotFoundError,
     RuntimeUnavailableError,
     SandboxError,
     WorkspaceError,
 )
+from .files import FileLimitError, FileLimits
 from .models import BlockResult, CodeBlock, ExecutionError, ExecutionResult, FileChange, Outcome
 from .protocol import CodeExecutor
 
 if TYPE_CHECKING:
     from .executors.docker import DockerExecutor
     from .executors.fake import FakeExecutor
+    from .executors.images import Requirements
     from .executors.local import LocalExecutor
     from .extract import extract_code_blocks
     from .inference import infer_language
@@ -43,9 +46,13 @@ __all__ = [
     "ExecutorClosedError",
     "FakeExecutor",
     "FileChange",
+    "FileLimitError",
+    "FileLimits",
+    "ImageBuildError",
     "ImageNotFoundError",
     "LocalExecutor",
     "Outcome",
+    "Requirements",
     "RuntimeUnavailableError",
     "SandboxError",
     "WorkspaceError",
@@ -57,6 +64,7 @@ _LAZY = {
     "DockerExecutor": ".executors.docker",
     "FakeExecutor": ".executors.fake",
     "LocalExecutor": ".executors.local",
+    "Requirements": ".executors.images",
     "extract_code_blocks": ".extract",
     "infer_language": ".inference",
 }

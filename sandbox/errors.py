@@ -3,6 +3,7 @@
     SandboxError                      root; catch this to catch everything the engine raises
     ├── EngineUnavailableError        no Docker engine answers (or it refused the request)
     ├── ImageNotFoundError            the image is missing and could not be pulled
+    ├── ImageBuildError               a derived image (DockerExecutor(requirements=...)) failed to build
     ├── RuntimeUnavailableError       a container runtime (e.g. runsc) was asked for but is not there
     ├── ExecutorClosedError           the executor was used after close()
     └── WorkspaceError                the workspace directory is unusable
@@ -16,6 +17,7 @@ from __future__ import annotations
 __all__ = [
     "EngineUnavailableError",
     "ExecutorClosedError",
+    "ImageBuildError",
     "ImageNotFoundError",
     "RuntimeUnavailableError",
     "SandboxError",
@@ -33,6 +35,10 @@ class EngineUnavailableError(SandboxError):
 
 class ImageNotFoundError(SandboxError):
     """The sandbox image is not present and pulling it failed."""
+
+
+class ImageBuildError(SandboxError):
+    """Installing the requirements of a derived image failed; the message ends with pip's last lines."""
 
 
 class RuntimeUnavailableError(SandboxError):

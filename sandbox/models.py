@@ -61,11 +61,21 @@ class Outcome(str, enum.Enum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FileChange:
-    """A workspace file that a run created or modified, relative to the workspace."""
+    """A workspace file that a run created or modified, relative to the workspace.
+
+    `mime_type` comes from the file's first bytes when they say (PNG, JPEG, PDF, ...), else
+    from its name (`sandbox.mime.guess_mime_type`); `is_image` tells artifacts a model or a UI
+    can show apart from data files.
+    """
 
     path: str
     size: int
     created: bool  # False: it existed before the run and was changed
+    mime_type: str = "application/octet-stream"
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime_type.startswith("image/")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,7 +183,10 @@ class ExecutionResult:
                 }
                 for b in self.blocks
             ],
-            "files": [{"path": f.path, "size": f.size, "created": f.created} for f in self.files],
+            "files": [
+                {"path": f.path, "size": f.size, "created": f.created, "mime_type": f.mime_type, "is_image": f.is_image}
+                for f in self.files
+            ],
         }
 
 

@@ -1,6 +1,7 @@
 # Shared setup functions. POSIX sh; source it from the repository root:
 #
 #   cd "$repo_root" && . scripts/lib.sh && ensure_venv && ensure_engine && ensure_image
+#   ensure_plots_image    # the matplotlib variant, for the Docker plot tests (scripts/test)
 #
 # Every function is idempotent and cheap when there is nothing to do, prints
 # short "[setup]" progress lines to stderr, and returns non-zero (with a hint
@@ -10,6 +11,7 @@
 #   PYTHON          interpreter used to create .venv (default: python3; needs >= 3.11)
 #   SANDBOX_IMAGE   sandbox image (default: python:3.11-slim)
 #   SANDBOX_EXTRAS  extras installed into .venv (default: test,autogen,ag2)
+#   SANDBOX_PLOTS_IMAGE  image with matplotlib (default: sandbox-python:3.11-plots)
 #   DOCKER_HOST     honoured: if it is set and does not answer, we never start a
 #                   local dockerd, we tell you.
 
@@ -269,4 +271,27 @@ ensure_image() {
     _say "  docker pull python:3.11-slim"
     _say "or, on a Debian host with a package mirror, run as root: sudo images/offline/build"
     return 1
+}
+
+# The plots variant: the stand-in plus Debian's numpy and matplotlib, built by
+# images/offline/build --variant plots (labelled io.sandbox.stand-in=true and
+# io.sandbox.variant=plots). The Docker plot tests run in it; scripts/test
+# builds it once, when it is missing (a few minutes, about 470 MB).
+ensure_plots_image() {
+    img=${SANDBOX_PLOTS_IMAGE:-sandbox-python:3.11-plots}
+    if docker image inspect "$img" >/dev/null 2>&1; then
+        variant=$(docker image inspect -f '{{ index .Config.Labels "io.sandbox.variant" }}' "$img" 2>/dev/null)
+        _say "image: $img present${variant:+ (offline build, variant $variant)}"
+        return 0
+    fi
+    if [ "$img" != sandbox-python:3.11-plots ]; then
+        _say "image $img (SANDBOX_PLOTS_IMAGE) is missing: build it, or unset SANDBOX_PLOTS_IMAGE to build the default"
+        return 1
+    fi
+    if ! _is_root || ! _is_debian; then
+        _say "image: $img missing. Build it as root on a Debian host: sudo images/offline/build --variant plots"
+        return 1
+    fi
+    _say "image: $img missing; building it with images/offline/build --variant plots (once, a few minutes)"
+    images/offline/build --variant plots
 }

@@ -9,15 +9,16 @@ import sys
 import pytest
 
 import sandbox
-from sandbox import CodeBlock, ExecutionResult, Outcome, SandboxError
+from sandbox import CodeBlock, ExecutionResult, FileChange, Outcome, SandboxError
 
 
 def test_exported_names_are_pinned() -> None:
     assert sorted(sandbox.__all__) == sorted([
         "BlockResult", "CodeBlock", "CodeExecutor", "DockerExecutor", "EngineUnavailableError",
         "ExecutionError", "ExecutionResult", "ExecutorClosedError", "FakeExecutor", "FileChange",
-        "ImageNotFoundError", "LocalExecutor", "Outcome", "RuntimeUnavailableError", "SandboxError",
-        "WorkspaceError", "extract_code_blocks", "infer_language",
+        "FileLimitError", "FileLimits", "ImageBuildError", "ImageNotFoundError", "LocalExecutor", "Outcome",
+        "Requirements", "RuntimeUnavailableError", "SandboxError", "WorkspaceError", "extract_code_blocks",
+        "infer_language",
     ])
     for name in sandbox.__all__:
         assert getattr(sandbox, name) is not None
@@ -30,8 +31,23 @@ def test_import_does_not_load_docker() -> None:
 
 
 def test_errors_share_one_root() -> None:
-    for name in ("EngineUnavailableError", "ImageNotFoundError", "RuntimeUnavailableError", "ExecutorClosedError", "WorkspaceError"):
+    for name in ("EngineUnavailableError", "ImageNotFoundError", "ImageBuildError", "RuntimeUnavailableError",
+                 "ExecutorClosedError", "WorkspaceError"):
         assert issubclass(getattr(sandbox, name), SandboxError)
+    # Bad input to the file API is the caller's mistake, as in the standard library: a ValueError.
+    assert issubclass(sandbox.FileLimitError, ValueError) and not issubclass(sandbox.FileLimitError, SandboxError)
+
+
+def test_file_changes_carry_a_mime_type_and_the_json_view_shows_it() -> None:
+    png = FileChange(path="plots/figure_1.png", size=2048, created=True, mime_type="image/png")
+    data = FileChange(path="out.csv", size=12, created=False, mime_type="text/csv")
+    assert png.is_image and not data.is_image
+    assert not FileChange(path="x", size=0, created=True).is_image  # unknown: application/octet-stream
+    result = ExecutionResult(outcome=Outcome.SUCCESS, exit_code=0, files=(png, data))
+    assert result.to_dict()["files"] == [
+        {"path": "plots/figure_1.png", "size": 2048, "created": True, "mime_type": "image/png", "is_image": True},
+        {"path": "out.csv", "size": 12, "created": False, "mime_type": "text/csv", "is_image": False},
+    ]
 
 
 def test_values_are_frozen() -> None:

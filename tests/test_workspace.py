@@ -59,7 +59,7 @@ def test_snapshot_lists_created_and_changed_files_but_not_symlinks(tmp_path: Pat
     (ws.path / "sub").mkdir()
     (ws.path / "sub" / "new.txt").write_text("x")
     os.symlink("/etc/passwd", ws.path / "link")
-    changes = Workspace.changes(before, ws.snapshot())
+    changes = ws.changes(before, ws.snapshot())
     assert [(c.path, c.size, c.created) for c in changes] == [("old.txt", 2, False), ("sub/new.txt", 1, True)]
 
 

@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 
 from ..errors import ExecutorClosedError
+from ..files import WorkspaceFiles
 from ..languages import Language, prepare_source, resolve_language, supported_languages
 from ..models import (
     EXIT_CANCELLED,
@@ -146,8 +147,12 @@ class BlockRun:
     message: str = ""
 
 
-class BaseExecutor:
-    """Context manager, lifecycle, and the block loop shared by every runner."""
+class BaseExecutor(WorkspaceFiles):
+    """Context manager, lifecycle, and the block loop shared by every runner.
+
+    Files in and out of the workspace (`put_files`, `read_file`, `get_files`) come from
+    `sandbox.files.WorkspaceFiles`.
+    """
 
     def __init__(
         self,
@@ -376,7 +381,7 @@ class BaseExecutor:
                 self._end_call(control)
             for rel in call.temps:
                 self._workspace.remove(PurePosixPath(rel))
-        files = Workspace.changes(before, self._workspace.snapshot(), ignore=call.temps)
+        files = self._workspace.changes(before, self._workspace.snapshot(), ignore=call.temps)
         return ExecutionResult(
             outcome=outcome,
             exit_code=last_exit,

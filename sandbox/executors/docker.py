@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import docker
 import docker.errors
@@ -40,6 +40,7 @@ from ..labels import EXECUTOR, MODE, owner_labels
 from ..languages import Language
 from ..limits import parse_size
 from ..output import DEFAULT_OUTPUT_LIMIT
+from ..plots import HOOK_DIR, PLOTS_DIR, plot_env
 from .allowlist import check_network_options
 from .base import BaseExecutor, BlockRun, Call, RunControl
 from .container import ContainerSandbox
@@ -49,11 +50,15 @@ from .egress import EgressPolicy, networked_runtime
 from .lanes import NamespaceLanes
 from .pool import Pool, SandboxPool
 
+if TYPE_CHECKING:
+    from .images import Requirement, Requirements
+
 __all__ = ["DEFAULT_IMAGE", "SANDBOX_UID", "DockerExecutor", "Pool", "engine_answers"]
 
 DEFAULT_IMAGE = "python:3.11-slim"
 SANDBOX_UID = 65532  # the uid a root caller's code runs as (distroless "nonroot"); never 0
 CONTAINER_WORKSPACE = "/workspace"
+CONTAINER_PLOT_HOOK = "/opt/sandbox-plot-hook"  # sandbox/_plot_hook, bind-mounted read-only
 _INTERPRETERS = {"python": "python3", "bash": "bash", "sh": "sh"}
 _SESSION_KILL_GRACE_S = 2.0  # a session's supervisor gets this long to kill a run's tree
 
@@ -98,10 +103,12 @@ class DockerExecutor(BaseExecutor):
         user: str | None = None,
         runtime: str | None = None,
         auto_pull: bool = True,
+        requirements: Requirements | Sequence[Requirement] | None = None,
         client: docker.DockerClient | None = None,
     ) -> None:
         egress_rules = check_network_options(network=network, allow_hosts=allow_hosts, egress_network=egress_network)
         self.image = image
+        self.base_image = image  # `image` becomes a derived image's tag when requirements are given
         self.session = session
         self.pool_policy = pool if isinstance(pool, Pool) else Pool(size=pool)
         self.network = network
@@ -132,6 +139,10 @@ class DockerExecutor(BaseExecutor):
             lends = self.user.split(":")[0] == str(SANDBOX_UID) and os.geteuid() == 0
             self._loan = Loan(self.work_dir, SANDBOX_UID) if lends else None
             self._ensure_image()
+            if requirements:  # run in `image` plus these packages, built once (sandbox.executors.images)
+                from .images import ensure_derived_image
+
+                self.image = ensure_derived_image(self._client, self.image, requirements, owner=self.id, runtime=runtime).tag
             if self.pool_policy.reuse_network_namespaces and not session:
                 if network is not False or egress_rules:
                     raise ValueError(
@@ -267,8 +278,11 @@ class DockerExecutor(BaseExecutor):
             init=True,  # tini as PID 1 reaps the zombies the code leaves
             user=self.user,
             working_dir=CONTAINER_WORKSPACE,
-            environment=minimal_env(home="/tmp", tmpdir="/tmp", path=DEFAULT_PATH, extra=self._network_env()),
-            volumes={str(self.work_dir): {"bind": CONTAINER_WORKSPACE, "mode": "rw"}},
+            environment=self._job_env({}),
+            volumes={
+                str(self.work_dir): {"bind": CONTAINER_WORKSPACE, "mode": "rw"},
+                str(HOOK_DIR): {"bind": CONTAINER_PLOT_HOOK, "mode": "ro"},
+            },
             network_mode=self.network if isinstance(self.network, str) else ("bridge" if self.network else "none"),
             read_only=self.read_only,
             tmpfs={"/tmp": f"rw,nosuid,nodev,size={self.tmpfs_size},mode=1777"},
@@ -329,7 +343,7 @@ class DockerExecutor(BaseExecutor):
         argv = [_INTERPRETERS[language.runner or "sh"], f"{CONTAINER_WORKSPACE}/{script}"]
         job = sandbox.link.run(
             argv,
-            env=minimal_env(home="/tmp", tmpdir="/tmp", path=DEFAULT_PATH, extra={**self._network_env(), **call.env}),
+            env=self._job_env(call.env),
             cwd=CONTAINER_WORKSPACE,
             stdin=call.stdin,
             sink=lambda stream, data: call.write(index, stream, data),
@@ -358,8 +372,11 @@ class DockerExecutor(BaseExecutor):
         )
         return BlockRun(exit_code=exit_code, oom_killed=oom, message=self._oom_message() if oom else "")
 
-    def _network_env(self) -> dict[str, str]:
-        return dict(self.egress.environment) if self.egress is not None else {}
+    def _job_env(self, extra: Mapping[str, str]) -> dict[str, str]:
+        """A run's environment: the minimal one, the proxy's variables, the caller's, the plots hook."""
+        proxy = dict(self.egress.environment) if self.egress is not None else {}
+        env = minimal_env(home="/tmp", tmpdir="/tmp", path=DEFAULT_PATH, extra={**proxy, **extra})
+        return plot_env(env, hook_dir=CONTAINER_PLOT_HOOK, plots_dir=f"{CONTAINER_WORKSPACE}/{PLOTS_DIR}")
 
     def _oom_message(self) -> str:
         return f"killed: the run exceeded its memory limit of {(self.memory or 0) / 2**20:g} MiB"

@@ -25,6 +25,7 @@ from ..environment import minimal_env
 from ..languages import Language
 from ..limits import parse_size
 from ..output import DEFAULT_OUTPUT_LIMIT, STDERR, STDOUT
+from ..plots import HOOK_DIR, PLOTS_DIR, plot_env
 from .base import BaseExecutor, BlockRun, Call, RunControl, StopReason
 
 __all__ = ["LocalExecutor"]
@@ -79,6 +80,7 @@ class LocalExecutor(BaseExecutor):
         argv = [*self._interpreter(language), str(script)]
         command = [sys.executable, "-I", "-S", _SUPERVISOR, "--ppid", str(os.getpid()), *self._rlimit_flags(control), "--", *argv]
         env = minimal_env(home=self._home, tmpdir=self._home, path=os.environ.get("PATH", ""), extra=call.env)
+        env = plot_env(env, hook_dir=str(HOOK_DIR), plots_dir=str(self.work_dir / PLOTS_DIR))
         proc = subprocess.Popen(
             command,
             cwd=self.work_dir,
