@@ -50,7 +50,7 @@ class _PyplotWatcher:
             try:
                 import atexit
 
-                from _sandbox_plot_saver import save_open_figures
+                from _sandbox_plot_saver import save_open_figures  # type: ignore[import-not-found]  # beside this file on PYTHONPATH
 
                 atexit.register(save_open_figures)
             except Exception:  # never break the program's own import
