@@ -24,7 +24,8 @@ from .errors import (
     WorkspaceError,
 )
 from .files import FileLimitError, FileLimits
-from .models import BlockResult, CodeBlock, ExecutionError, ExecutionResult, FileChange, Outcome
+from .models import BlockResult, CodeBlock, ExecutionError, ExecutionResult, FileChange, Outcome, OutputEvent
+from .limits import Limits
 from .protocol import CodeExecutor
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from .executors.fake import FakeExecutor
     from .executors.images import Requirements
     from .executors.local import LocalExecutor
+    from .executors.pool import Pool
     from .extract import extract_code_blocks
     from .inference import infer_language
 
@@ -50,8 +52,11 @@ __all__ = [
     "FileLimits",
     "ImageBuildError",
     "ImageNotFoundError",
+    "Limits",
     "LocalExecutor",
     "Outcome",
+    "OutputEvent",
+    "Pool",
     "Requirements",
     "RuntimeUnavailableError",
     "SandboxError",
@@ -64,6 +69,7 @@ _LAZY = {
     "DockerExecutor": ".executors.docker",
     "FakeExecutor": ".executors.fake",
     "LocalExecutor": ".executors.local",
+    "Pool": ".executors.pool",
     "Requirements": ".executors.images",
     "extract_code_blocks": ".extract",
     "infer_language": ".inference",

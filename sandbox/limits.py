@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-__all__ = ["parse_size"]
+__all__ = ["Limits", "parse_size"]
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
@@ -28,3 +29,29 @@ def parse_size(value: int | str | None) -> int | None:
     if size <= 0:
         raise ValueError(f"size must be positive, not {value!r}")
     return size
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """Resource limits for one call, over the executor's own: `execute(..., limits=Limits(memory="1g"))`.
+
+    Docker applies them to the call's fresh container before the code starts (a pooled one is
+    updated in place: it serves no other call); a session's container is shared between calls,
+    so it refuses them. The local runner applies `memory` as the address-space rlimit and `pids`
+    as the process-count rlimit; it has no way to cap CPU share, so `cpus` is Docker's only.
+    """
+
+    memory: int | str | None = None
+    cpus: float | None = None
+    pids: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "memory", parse_size(self.memory))
+        if self.cpus is not None and not self.cpus > 0:
+            raise ValueError(f"cpus must be a positive number, not {self.cpus!r}")
+        if self.pids is not None and self.pids < 1:
+            raise ValueError(f"pids must be >= 1, not {self.pids!r}")
+
+    @property
+    def memory_bytes(self) -> int | None:
+        return self.memory if isinstance(self.memory, int) else None

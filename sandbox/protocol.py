@@ -7,6 +7,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
+from .limits import Limits
 from .models import CodeBlock, ExecutionResult, OutputEvent
 
 __all__ = ["CodeExecutor"]
@@ -37,6 +38,7 @@ class CodeExecutor(Protocol):
         env: Mapping[str, str] | None = None,
         on_output: Callable[[OutputEvent], None] | None = None,
         output_limit: int | None = None,
+        limits: Limits | None = None,
     ) -> ExecutionResult: ...
 
     async def aexecute(
@@ -48,6 +50,7 @@ class CodeExecutor(Protocol):
         env: Mapping[str, str] | None = None,
         on_output: Callable[[OutputEvent], None] | None = None,
         output_limit: int | None = None,
+        limits: Limits | None = None,
     ) -> ExecutionResult: ...
 
     def execute_code_blocks(self, blocks: Sequence[CodeBlock]) -> ExecutionResult: ...

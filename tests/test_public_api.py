@@ -16,7 +16,8 @@ def test_exported_names_are_pinned() -> None:
     assert sorted(sandbox.__all__) == sorted([
         "BlockResult", "CodeBlock", "CodeExecutor", "DockerExecutor", "EngineUnavailableError",
         "ExecutionError", "ExecutionResult", "ExecutorClosedError", "FakeExecutor", "FileChange",
-        "FileLimitError", "FileLimits", "ImageBuildError", "ImageNotFoundError", "LocalExecutor", "Outcome",
+        "FileLimitError", "FileLimits", "ImageBuildError", "ImageNotFoundError", "Limits", "LocalExecutor", "Outcome",
+        "OutputEvent", "Pool",
         "Requirements", "RuntimeUnavailableError", "SandboxError", "WorkspaceError", "extract_code_blocks",
         "infer_language",
     ])

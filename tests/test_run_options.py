@@ -179,3 +179,45 @@ def test_cancelling_the_awaiting_task_kills_the_run(executor: CodeExecutor) -> N
     assert beat.stat().st_mtime_ns == before, "the code kept running after its task was cancelled"
     result = executor.execute([py("print('after')")])
     assert result.outcome is Outcome.SUCCESS and result.stdout == "after\n"
+
+
+MEMORY_HOG = "x = bytearray(200 * 1024 * 1024)\nprint('allocated', len(x))"
+
+
+def test_per_call_memory_limit_applies_to_that_call_only(make_executor: Callable[..., CodeExecutor], backend: str) -> None:
+    from sandbox import Limits
+
+    if backend == "docker-session":
+        ex = make_executor()
+        with pytest.raises(ValueError, match="session"):
+            ex.execute([py("print(1)")], limits=Limits(memory="64m"))
+        return
+    ex = make_executor(timeout=30)
+    small = ex.execute([py(MEMORY_HOG)], limits=Limits(memory="64m"))
+    assert not small.ok, "a 200 MiB allocation under a 64 MiB limit must fail"
+    assert small.outcome in (Outcome.OOM, Outcome.ERROR)  # Docker: the OOM killer; local: MemoryError (RLIMIT_AS)
+    assert ex.execute([py(MEMORY_HOG)]).stdout == f"allocated {200 * 1024 * 1024}\n", "the next call has the executor's limit again"
+
+
+def test_per_call_pids_and_cpus_on_docker(make_executor: Callable[..., CodeExecutor], backend: str) -> None:
+    from sandbox import Limits
+
+    if backend != "docker":
+        pytest.skip("n/a: a fresh container's cgroup is what takes pids and cpus")
+    ex = make_executor(timeout=30)
+    code = "print(open('/sys/fs/cgroup/pids/pids.max').read().strip(), open('/sys/fs/cgroup/cpu/cpu.cfs_quota_us').read().strip())"
+    result = ex.execute([py(code)], limits=Limits(pids=40, cpus=0.5))
+    assert result.ok, result
+    assert result.stdout.split() == ["40", "50000"]
+
+
+def test_limits_values_are_checked() -> None:
+    from sandbox import Limits
+
+    with pytest.raises(ValueError, match="size"):
+        Limits(memory="lots")
+    with pytest.raises(ValueError, match="cpus"):
+        Limits(cpus=0)
+    with pytest.raises(ValueError, match="pids"):
+        Limits(pids=0)
+    assert Limits(memory="1m").memory == 1024 * 1024

@@ -24,6 +24,7 @@ from types import TracebackType
 
 from ..errors import ExecutorClosedError
 from ..files import WorkspaceFiles
+from ..limits import Limits
 from ..languages import Language, prepare_source, resolve_language, supported_languages
 from ..models import (
     EXIT_CANCELLED,
@@ -104,9 +105,10 @@ class Call:
 
     def __init__(
         self, *, output: OutputBuffer, control: RunControl, started: float, stdin: bytes = b"",
-        env: Mapping[str, str] | None = None, on_output: OutputCallback | None = None,
+        env: Mapping[str, str] | None = None, on_output: OutputCallback | None = None, limits: Limits | None = None,
     ) -> None:
         self.output = output
+        self.limits = limits
         self.stdin = stdin
         self.env: dict[str, str] = dict(env or {})
         self.temps: set[str] = set()  # unnamed scripts to remove afterwards
@@ -189,18 +191,22 @@ class BaseExecutor(WorkspaceFiles):
         env: Mapping[str, str] | None = None,
         on_output: OutputCallback | None = None,
         output_limit: int | None = None,
+        limits: Limits | None = None,
     ) -> ExecutionResult:
         """Run `blocks` in order, stopping at the first that fails; never raises for what the code did.
 
         Per call: `timeout` (seconds, for the whole call), `stdin` (given to every block),
         `env` (added to the executor's), `on_output` (called with each `OutputEvent` as the
-        code produces it, from a reader thread), `output_limit` (bytes kept). Thread-safe:
+        code produces it, from a reader thread), `output_limit` (bytes kept), `limits`
+        (`sandbox.Limits`: memory, cpus, pids for this call). Thread-safe:
         calls from several threads run in parallel, at most `max_concurrency` at once (the
         others wait; waiting does not count against their timeout).
         """
         control = self._open_call(timeout)
         try:
-            return self._run_call(blocks, control, stdin=stdin, env=env, on_output=on_output, output_limit=output_limit)
+            return self._run_call(
+                blocks, control, stdin=stdin, env=env, on_output=on_output, output_limit=output_limit, limits=limits
+            )
         finally:
             with self._lock:
                 self._inflight.discard(control)
@@ -214,6 +220,7 @@ class BaseExecutor(WorkspaceFiles):
         env: Mapping[str, str] | None = None,
         on_output: OutputCallback | None = None,
         output_limit: int | None = None,
+        limits: Limits | None = None,
     ) -> ExecutionResult:
         """`execute` for asyncio: the call runs in a worker thread, the event loop never blocks.
 
@@ -224,7 +231,9 @@ class BaseExecutor(WorkspaceFiles):
 
         def run() -> ExecutionResult:
             try:
-                return self._run_call(blocks, control, stdin=stdin, env=env, on_output=on_output, output_limit=output_limit)
+                return self._run_call(
+                    blocks, control, stdin=stdin, env=env, on_output=on_output, output_limit=output_limit, limits=limits
+                )
             finally:
                 with self._lock:
                     self._inflight.discard(control)
@@ -250,6 +259,7 @@ class BaseExecutor(WorkspaceFiles):
     def _run_call(
         self, blocks: Sequence[CodeBlock] | CodeBlock, control: RunControl, *, stdin: str | bytes | None,
         env: Mapping[str, str] | None, on_output: OutputCallback | None, output_limit: int | None,
+        limits: Limits | None = None,
     ) -> ExecutionResult:
         if isinstance(blocks, CodeBlock):
             blocks = [blocks]
@@ -260,12 +270,15 @@ class BaseExecutor(WorkspaceFiles):
             )
         if isinstance(stdin, str):
             stdin = stdin.encode()
+        if limits is not None and not isinstance(limits, Limits):
+            raise TypeError(f"limits must be a sandbox.Limits, not {type(limits).__name__}")
+        self._check_limits(limits)
         limit = self.output_limit if output_limit is None else output_limit
         queued = not self._take_slot(control)
         started = time.monotonic()
         call = Call(
             output=OutputBuffer(limit), control=control, started=started, stdin=stdin or b"",
-            env={**self.env, **(env or {})}, on_output=on_output,
+            env={**self.env, **(env or {})}, on_output=on_output, limits=limits,
         )
         if queued:  # cancelled while waiting for a slot: every block reports it, nothing runs
             return self._execute(list(blocks), control, started, call)
@@ -342,8 +355,11 @@ class BaseExecutor(WorkspaceFiles):
         """Run the saved script `script` (workspace-relative), writing its output through `call.write`."""
         raise NotImplementedError
 
-    def _begin_call(self, control: RunControl) -> None:
-        """Prepare the sandbox for one call (e.g. create its container)."""
+    def _check_limits(self, limits: Limits | None) -> None:
+        """Refuse per-call limits this backend cannot apply (ValueError naming the fix)."""
+
+    def _begin_call(self, control: RunControl, call: Call) -> None:
+        """Prepare the sandbox for one call (e.g. take its container, apply `call.limits`)."""
 
     def _end_call(self, control: RunControl) -> None:
         """Tear down what `_begin_call` made; runs even when the call failed."""
@@ -447,7 +463,7 @@ class BaseExecutor(WorkspaceFiles):
             return rejected(f"block {index + 1}: {exc}", language.name)
         if not call.began:
             call.began = True  # set first: if _begin_call fails halfway, _end_call still tidies up
-            self._begin_call(control)
+            self._begin_call(control, call)
         run = self._run_block(index=index, language=language, script=rel, control=control, call=call)
         output.flush()  # the block's unfinished last lines belong before the next block's output
         filename = None if str(rel) in temps else str(rel)

@@ -38,7 +38,7 @@ from ..environment import DEFAULT_PATH, minimal_env
 from ..errors import EngineUnavailableError, ImageNotFoundError
 from ..labels import EXECUTOR, MODE, owner_labels
 from ..languages import Language
-from ..limits import parse_size
+from ..limits import Limits, parse_size
 from ..output import DEFAULT_OUTPUT_LIMIT
 from ..plots import HOOK_DIR, PLOTS_DIR, plot_env
 from .allowlist import check_network_options
@@ -181,7 +181,14 @@ class DockerExecutor(BaseExecutor):
 
     # -- lifecycle of sandboxes --------------------------------------------------------------
 
-    def _begin_call(self, control: RunControl) -> None:
+    def _check_limits(self, limits: Limits | None) -> None:
+        if limits is not None and self.session and (limits.memory or limits.cpus or limits.pids):
+            raise ValueError(
+                "per-call limits need a container of the call's own; a session's container is shared by "
+                "every call: set memory=/cpus=/pids_limit= on the executor, or use session=False"
+            )
+
+    def _begin_call(self, control: RunControl, call: Call) -> None:
         if self._loan is not None:
             self._loan.begin()
         try:
@@ -196,6 +203,23 @@ class DockerExecutor(BaseExecutor):
             raise
         with self._sandboxes_lock:
             self._calls[control] = sandbox
+        if call.limits is not None and not self.session:
+            self._apply_limits(sandbox, call.limits)
+
+    def _apply_limits(self, sandbox: ContainerSandbox, limits: Limits) -> None:
+        """Set this call's limits on its container before the code starts (it serves no other call)."""
+        update: dict[str, int] = {}
+        if limits.memory_bytes:
+            update["Memory"] = update["MemorySwap"] = limits.memory_bytes  # no swap past it, as at creation
+        if limits.cpus:
+            update["NanoCpus"] = int(limits.cpus * 1e9)
+        if limits.pids:
+            update["PidsLimit"] = limits.pids
+        if not update:
+            return
+        api = self._client.api
+        with translate(image=self.image, runtime=self.runtime):  # docker-py's update_container lacks pids
+            api._raise_for_status(api._post_json(api._url("/containers/{0}/update", sandbox.id), data=update))
 
     def _end_call(self, control: RunControl) -> None:
         with self._sandboxes_lock:
@@ -357,20 +381,21 @@ class DockerExecutor(BaseExecutor):
             else:
                 sandbox.destroy()  # kills every process of the run at once
             return BlockRun(exit_code=None, stop_reason=stop)
+        memory = (call.limits.memory_bytes if call.limits else None) or self.memory
         if job.lost:  # the container died under the run: the OOM killer, or the code killed our supervisor
             oom = self._oom_killed(sandbox, started)
             if self.session:
                 self._drop_session(sandbox)
             return BlockRun(
                 exit_code=137, oom_killed=oom,
-                message=self._oom_message() if oom else
+                message=self._oom_message(memory) if oom else
                 "the sandbox died during the run (the code killed its supervisor, or the container was removed)",
             )
         exit_code = job.exit_code
         oom = exit_code == 137 and (
             job.oom_kills > 0 if job.oom_kills is not None else self._oom_killed(sandbox, started)
         )
-        return BlockRun(exit_code=exit_code, oom_killed=oom, message=self._oom_message() if oom else "")
+        return BlockRun(exit_code=exit_code, oom_killed=oom, message=self._oom_message(memory) if oom else "")
 
     def _job_env(self, extra: Mapping[str, str]) -> dict[str, str]:
         """A run's environment: the minimal one, the proxy's variables, the caller's, the plots hook."""
@@ -378,8 +403,9 @@ class DockerExecutor(BaseExecutor):
         env = minimal_env(home="/tmp", tmpdir="/tmp", path=DEFAULT_PATH, extra={**proxy, **extra})
         return plot_env(env, hook_dir=CONTAINER_PLOT_HOOK, plots_dir=f"{CONTAINER_WORKSPACE}/{PLOTS_DIR}")
 
-    def _oom_message(self) -> str:
-        return f"killed: the run exceeded its memory limit of {(self.memory or 0) / 2**20:g} MiB"
+    @staticmethod
+    def _oom_message(memory: int | None) -> str:
+        return f"killed: the run exceeded its memory limit of {(memory or 0) / 2**20:g} MiB"
 
     def _oom_killed(self, sandbox: ContainerSandbox, since: float) -> bool:
         """Did the kernel's OOM killer act in this container since `since`? (When it cannot see its cgroup.)

@@ -78,7 +78,7 @@ class LocalExecutor(BaseExecutor):
         self, *, index: int, language: Language, script: PurePosixPath, control: RunControl, call: Call
     ) -> BlockRun:
         argv = [*self._interpreter(language), str(script)]
-        command = [sys.executable, "-I", "-S", _SUPERVISOR, "--ppid", str(os.getpid()), *self._rlimit_flags(control), "--", *argv]
+        command = [sys.executable, "-I", "-S", _SUPERVISOR, "--ppid", str(os.getpid()), *self._rlimit_flags(control, call), "--", *argv]
         env = minimal_env(home=self._home, tmpdir=self._home, path=os.environ.get("PATH", ""), extra=call.env)
         env = plot_env(env, hook_dir=str(HOOK_DIR), plots_dir=str(self.work_dir / PLOTS_DIR))
         proc = subprocess.Popen(
@@ -115,18 +115,20 @@ class LocalExecutor(BaseExecutor):
             return [shutil.which("bash") or "/bin/bash"]
         return ["/bin/sh"]
 
-    def _rlimit_flags(self, control: RunControl) -> list[str]:
+    def _rlimit_flags(self, control: RunControl, call: Call) -> list[str]:
         limits: list[tuple[str, int]] = []
         cpu = self.cpu_time_limit if self.cpu_time_limit is not None else max(control.remaining(), 1) + 1
         limits.append(("RLIMIT_CPU", int(cpu) + 1))
-        if self.memory_limit is not None:
-            limits.append(("RLIMIT_AS", self.memory_limit))
+        memory = (call.limits.memory_bytes if call.limits else None) or self.memory_limit
+        if memory is not None:
+            limits.append(("RLIMIT_AS", memory))
         if self.file_size_limit is not None:
             limits.append(("RLIMIT_FSIZE", self.file_size_limit))
-        if self.max_processes is not None and os.geteuid() != 0:
+        processes = (call.limits.pids if call.limits else None) or self.max_processes
+        if processes is not None and os.geteuid() != 0:
             # RLIMIT_NPROC counts every process of the user, not just ours: leave room above
             # what the user already runs, or an ordinary desktop session could not start one.
-            limits.append(("RLIMIT_NPROC", _processes_of_user() + self.max_processes))
+            limits.append(("RLIMIT_NPROC", _processes_of_user() + processes))
         flags: list[str] = []
         for name, value in limits:
             flags += ["--rlimit", f"{name}={value}"]
