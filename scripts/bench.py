@@ -94,7 +94,9 @@ def measure(subject: Subject, *, samples: int, runs_per_level: int) -> Figures:
             subject.settle()
             count = max(runs_per_level, 2 * level)
             with ThreadPoolExecutor(level) as workers:
-                seconds, results = timed(lambda: list(workers.map(lambda _: subject.run(HELLO), range(count))))
+                # Each run's code differs by a comment: AutoGen names its script files by a hash of
+                # the code, and identical code run concurrently collides on one file.
+                seconds, results = timed(lambda: list(workers.map(lambda i: subject.run(f"{HELLO}  # {i}"), range(count))))
             assert all(r.ok for r in results), f"{subject.name}: a run failed at concurrency {level}"
             fig.throughput[level] = count / seconds
             print(f"   throughput c={level}: {fig.throughput[level]:.1f} runs/s", flush=True)
