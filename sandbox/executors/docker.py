@@ -252,8 +252,9 @@ class DockerExecutor(BaseExecutor):
         stop = control.wait(done)
         if stop is not None:
             self._remove(container)  # kills every process of the run at once
+            reader.join(0.2)  # let the engine relay what the code wrote before the kill
+            stream.close()  # under runsc the engine may leave the stream open: end it ourselves
             reader.join(2)
-            stream.close()
             return BlockRun(exit_code=None, stop_reason=stop)
         reader.join()
         stream.close()
@@ -346,8 +347,10 @@ class _ExecStream:
 
     def close(self) -> None:
         try:
-            self._response.close()
             raw = getattr(self._socket, "_sock", None)
+            if raw is not None:
+                raw.shutdown(socket.SHUT_RDWR)  # wakes a reader blocked on it; close() alone does not
+            self._response.close()
             if raw is not None:
                 raw.close()
         except Exception:
