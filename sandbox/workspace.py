@@ -9,6 +9,7 @@ with O_NOFOLLOW, one path component at a time.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -26,7 +27,10 @@ _SNAPSHOT_LIMIT = 20_000  # entries walked; a run that makes a million files is 
 
 
 class PathRejected(ValueError):
-    """A `filename:` that would leave the workspace; becomes a rejected block, not an exception."""
+    """A block the engine will not or cannot save: a `filename:` that would leave the workspace,
+    a path through a symlink, or a workspace the code has filled. Becomes a rejected block, not
+    an exception: the code, not the engine, caused it.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,20 +95,37 @@ class Workspace:
     # -- writing without following links ------------------------------------------------------
 
     def write_text(self, rel: PurePosixPath, text: str) -> None:
-        """Write a file at `rel`, creating directories; refuse to pass through any symlink."""
-        data = text.encode("utf-8", errors="surrogateescape")
+        """Write a file at `rel`, creating directories; refuse to pass through any symlink.
+
+        A write the filesystem refuses (the code filled the disk, or its inodes) is a
+        PathRejected too, and leaves no half-written file behind.
+        """
+        try:
+            self._write(rel, text.encode("utf-8", errors="surrogateescape"))
+        except OSError as exc:
+            raise PathRejected(f"cannot save {rel} in the workspace: {exc.strerror or exc}") from exc
+
+    def _write(self, rel: PurePosixPath, data: bytes) -> None:
         dir_fd = self._open_parent(rel, create=True)
         try:
             flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
             try:
                 fd = os.open(rel.name, flags, 0o644, dir_fd=dir_fd)
             except OSError as exc:
+                if exc.errno not in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
+                    raise  # e.g. no space or no inode left: said as such by write_text
                 raise PathRejected(f"cannot write {rel}: it is a symlink or not a regular file ({exc.strerror})") from exc
             try:
                 if not stat.S_ISREG(os.fstat(fd).st_mode):
                     raise PathRejected(f"cannot write {rel}: it is not a regular file")
                 with os.fdopen(fd, "wb", closefd=False) as fh:
                     fh.write(data)
+            except OSError:
+                try:
+                    os.unlink(rel.name, dir_fd=dir_fd)  # the half-written file, by name, not followed
+                except OSError:
+                    pass
+                raise
             finally:
                 os.close(fd)
         finally:
