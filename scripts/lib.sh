@@ -68,16 +68,20 @@ ensure_venv() {
 
 _docker_answers() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
 
-# Register gVisor's runsc in /etc/docker/daemon.json, with the sandbox network
-# off at the runtime level. Only touches the file if it lacks runsc; merges
-# into an existing file instead of overwriting it.
+# --- gVisor (runsc) -------------------------------------------------------------
+
+# Register gVisor's runsc in daemon.json (SANDBOX_DAEMON_JSON, default
+# /etc/docker/daemon.json), with the sandbox network off at the runtime level and
+# gVisor's default platform: --platform=kvm hangs on machines without nested KVM.
+# Only touches the file if it lacks runsc; merges into an existing file instead of
+# overwriting it. Returns 0 when it changed the file, 1 when there was nothing to do.
 _register_runsc() {
-    runsc=$(command -v runsc 2>/dev/null) || return 0
-    cfg=/etc/docker/daemon.json
+    runsc=$(command -v runsc 2>/dev/null) || return 1
+    cfg=${SANDBOX_DAEMON_JSON:-/etc/docker/daemon.json}
     if [ -f "$cfg" ] && grep -q '"runsc"' "$cfg"; then
-        return 0
+        return 1
     fi
-    mkdir -p /etc/docker
+    mkdir -p "$(dirname "$cfg")"
     if [ -f "$cfg" ]; then
         _say "adding the runsc runtime to existing $cfg"
         cp "$cfg" "$cfg.bak-sandbox"
@@ -91,11 +95,53 @@ cfg.setdefault("runtimes", {})["runsc"] = {"path": runsc, "runtimeArgs": ["--net
 with open(path, "w") as f:
     json.dump(cfg, f, indent=2)
     f.write("\n")
-' "$cfg" "$runsc" || { _say "could not merge into $cfg (invalid JSON?); left it alone, backup in $cfg.bak-sandbox"; return 0; }
+' "$cfg" "$runsc" || { _say "could not merge into $cfg (invalid JSON?); left it alone, backup in $cfg.bak-sandbox"; return 1; }
     else
         _say "writing $cfg (registers runsc with --network=none)"
         printf '{\n  "runtimes": {"runsc": {"path": "%s", "runtimeArgs": ["--network=none"]}}\n}\n' "$runsc" >"$cfg"
     fi
+}
+
+# Debian's runsc package, installed when missing (root on Debian only), then
+# registered. Best effort: without gVisor the runc runtime still works, and
+# DockerExecutor(runtime="runsc") fails closed with the fix named. Returns 0 when
+# it changed daemon.json (the engine must then reload it).
+_ensure_runsc() {
+    if ! command -v runsc >/dev/null 2>&1; then
+        if ! _is_root || ! _is_debian; then
+            _say "runsc (gVisor) is not installed; for runtime=\"runsc\": https://gvisor.dev/docs/user_guide/install/"
+            return 1
+        fi
+        _apt_update_once || true
+        if ! apt-cache show runsc >/dev/null 2>&1; then
+            _say "runsc (gVisor) is not in the apt sources; continuing without it"
+            return 1
+        fi
+        _apt_install runsc || { _say "could not install runsc; continuing without gVisor"; return 1; }
+    fi
+    _register_runsc
+}
+
+# A local engine that answers but lacks runsc: install and register it, then have
+# dockerd reload daemon.json (SIGHUP reloads the runtimes; running containers are
+# not touched). Only for root on Debian with the default engine address.
+_ensure_runsc_live() {
+    [ -z "${DOCKER_HOST:-}" ] && _is_root && _is_debian || return 0
+    docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' && return 0
+    _ensure_runsc || return 0
+    if pid=$(_dockerd_pid); then
+        _say "reloading dockerd (pid $pid) so that it sees runsc"
+        kill -HUP "$pid"
+    elif command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        systemctl reload docker >&2 || true
+    fi
+    i=0
+    while [ "$i" -lt 10 ]; do
+        docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' && { _say "runtime runsc: registered"; return 0; }
+        i=$((i + 1))
+        sleep 1
+    done
+    _say "dockerd does not list runsc yet; restart the engine to load ${SANDBOX_DAEMON_JSON:-/etc/docker/daemon.json}"
 }
 
 _dockerd_pid() {
@@ -130,6 +176,7 @@ _engine_help() {
 ensure_engine() {
     if _docker_answers; then
         _say "engine: docker answers"
+        _ensure_runsc_live
         return 0
     fi
     if [ -n "${DOCKER_HOST:-}" ] || ! _is_root || ! _is_debian; then
@@ -147,15 +194,7 @@ ensure_engine() {
         _apt_update_once || { _say "apt-get update failed"; return 1; }
         _apt_install docker.io || { _say "could not install docker.io"; return 1; }
     fi
-    if ! command -v runsc >/dev/null 2>&1; then
-        _apt_update_once || true
-        if apt-cache show runsc >/dev/null 2>&1; then
-            _apt_install runsc || _say "could not install runsc; continuing without gVisor"
-        else
-            _say "runsc (gVisor) is not in the apt sources; continuing without it"
-        fi
-    fi
-    _register_runsc
+    _ensure_runsc || true  # dockerd is not running yet: it reads daemon.json when it starts
     # the package may have started it (systemd), or a dockerd may be coming up
     if _docker_answers; then
         _say "engine: docker answers"

@@ -24,6 +24,7 @@ import os
 import tempfile
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,14 +166,22 @@ def _host_processes_of(container_ids: set[str]) -> list[str]:
 
 
 def _engine_keeps_working(target: Target) -> None:
-    for ex in target.executors:
-        if not ex.closed:  # type: ignore[attr-defined]
-            result = ex.execute([CodeBlock("print('next run')", "python")], timeout=30)
-            assert result.ok and result.stdout == "next run\n", f"the next run on the same executor failed: {result}"
+    """The next run on each open executor of the case, and a run on a new one, succeed.
+
+    The runs go in parallel (different executors are independent): this check follows every
+    case of the suite, so its time counts many times over.
+    """
+    def hello(ex: CodeExecutor, text: str) -> ExecutionResult:
+        return ex.execute([CodeBlock(f"print({text!r})", "python")], timeout=30)
+
     fresh = target.make(timeout=30)
+    runs = [(ex, "next run on the same executor") for ex in target.executors if not ex.closed]  # type: ignore[attr-defined]
     target.executors.append(fresh)
-    result = fresh.execute([CodeBlock("print('new executor')", "python")])
-    assert result.ok and result.stdout == "new executor\n", f"a run on a new executor failed: {result}"
+    runs.append((fresh, "a run on a new executor"))
+    with ThreadPoolExecutor(len(runs)) as pool:
+        results = list(pool.map(lambda run: hello(*run), runs))
+    for (_, what), result in zip(runs, results):
+        assert result.ok and result.stdout == what + "\n", f"{what} failed: {result}"
 
 
 def _nothing_leaked(target: Target, engine_tmp: Path, since: float) -> None:

@@ -22,17 +22,16 @@ PASSWD = Path("/etc/passwd")
 
 
 @pytest.mark.session
-@pytest.mark.parametrize("filename", ["../escape.py", "a/../../escape.py", "..\\escape.py", "ABSOLUTE"])
-def test_filenames_that_leave_the_workspace_are_rejected(target: Target, filename: str) -> None:
-    """`filename:` with `..` or an absolute path: rejected, nothing written anywhere."""
+def test_filenames_that_leave_the_workspace_are_rejected(target: Target) -> None:
+    """`filename:` with `..` (also hidden behind a directory or a backslash) or an absolute
+    path: rejected, nothing written anywhere."""
     ex = target.executor()
-    outside = ex.work_dir.parent / "escape.py"
-    if filename == "ABSOLUTE":
-        filename = str(target.tmp / "host" / "escape.py")
-    result = target.run("print('escaped')", executor=ex, filename=filename)
-    assert result.outcome is Outcome.REJECTED and result.exit_code is None, result
-    assert "escaped" not in result.output
-    assert not outside.exists() and not Path(filename).exists()
+    absolute = target.tmp / "host" / "escape.py"
+    for filename in ("../escape.py", "a/../../escape.py", "..\\escape.py", str(absolute)):
+        result = target.run("print('escaped')", executor=ex, filename=filename)
+        assert result.outcome is Outcome.REJECTED and result.exit_code is None, (filename, result)
+        assert "escaped" not in result.output
+    assert not (ex.work_dir.parent / "escape.py").exists() and not absolute.exists()
     assert list(ex.work_dir.iterdir()) == []
 
 

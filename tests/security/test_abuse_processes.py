@@ -79,7 +79,7 @@ def test_memory_bomb_is_reported_as_oom(target: Target, request: pytest.FixtureR
         for _ in range(64):  # 4 GiB in 64 MiB steps, touched so that the pages are real
             chunks.append(bytearray(64 << 20))
         print('survived')
-    """, executor=ex, timeout=15)
+    """, executor=ex, timeout=8)
     if target.is_docker:
         assert result.outcome is Outcome.OOM and result.exit_code == 137, result
         assert "memory" in result.message
