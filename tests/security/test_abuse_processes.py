@@ -25,6 +25,7 @@ GVISOR_FORK_BOMB = (
 )
 
 
+@pytest.mark.session
 def test_fork_bomb_is_refused_by_the_pids_limit_and_killed_at_the_deadline(
     target: Target, request: pytest.FixtureRequest
 ) -> None:
@@ -65,6 +66,7 @@ def test_classic_shell_fork_bomb_is_contained(target: Target, request: pytest.Fi
     assert "Resource temporarily unavailable" in result.stderr, result
 
 
+@pytest.mark.session
 def test_memory_bomb_is_reported_as_oom(target: Target, request: pytest.FixtureRequest) -> None:
     """Memory bomb (4 GiB against 128 MiB): reported as OOM; the host only ever lent 128 MiB."""
     if target.is_gvisor:
