@@ -182,7 +182,8 @@ def render(collector: Collector, started: datetime, duration: float, exit_code: 
     for case in sorted(collector.cases.values(), key=lambda c: _area_rank(c.module)):
         if case.cells:
             area = case.module.removeprefix("test_abuse_")
-            lines.append(f"| {area} | {case.label} | " + " | ".join(cell(case, b) for b in backends) + " |")
+            label = case.label.replace("|", "\\|")  # a pipe in a cell would end it
+            lines.append(f"| {area} | {label} | " + " | ".join(cell(case, b) for b in backends) + " |")
     lines += ["", "Notes:", ""]
     lines += [f"{i}. {note}" for i, note in enumerate(notes, 1)]
     lines += ["", "## The machine", "", "| | |", "|---|---|"]

@@ -58,4 +58,5 @@ def test_the_report_has_a_cell_per_case_and_backend_and_fails_on_a_failure(tmp_p
     text = out.read_text()
     assert "1. the local runner is not a sandbox" in text and "2. the engine misses it" in text
     assert "a container was left behind (at teardown" in text
+    assert "| demo | Passes everywhere. |" in text
     assert "| kernel |" in text and "| runsc (gVisor) |" in text

@@ -68,7 +68,8 @@ def test_classic_shell_fork_bomb_is_contained(target: Target, request: pytest.Fi
 
 @pytest.mark.session
 def test_memory_bomb_is_reported_as_oom(target: Target, request: pytest.FixtureRequest) -> None:
-    """Memory bomb (4 GiB against 128 MiB): reported as OOM; the host only ever lent 128 MiB."""
+    """Memory bomb (4 GiB against 128 MiB): reported as OOM (local: refused by RLIMIT_AS, a
+    MemoryError); the host never lends more than the limit."""
     if target.is_gvisor:
         request.applymarker(pytest.mark.xfail(strict=True, reason=(
             GVISOR_DEATH_UNNOTICED + "under runsc the OOM killer takes the whole sandbox; the container "
@@ -81,7 +82,7 @@ def test_memory_bomb_is_reported_as_oom(target: Target, request: pytest.FixtureR
         for _ in range(64):  # 4 GiB in 64 MiB steps, touched so that the pages are real
             chunks.append(bytearray(64 << 20))
         print('survived')
-    """, executor=ex, timeout=8)
+    """, executor=ex, timeout=5)
     if target.is_docker:
         assert result.outcome is Outcome.OOM and result.exit_code == 137, result
         assert "memory" in result.message
