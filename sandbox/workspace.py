@@ -32,9 +32,11 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 class PathRejected(ValueError):
-    """A path that would leave the workspace or pass through a symlink, or that is not a file.
+    """A path the engine will not or cannot use: one that would leave the workspace or pass
+    through a symlink, one that is not a file, or a workspace the code has filled.
 
-    In a block's `filename:` it becomes a rejected block; from the file API it is raised.
+    In a block's `filename:` it becomes a rejected block (the code, not the engine, caused it);
+    from the file API it is raised.
     """
 
 
@@ -104,20 +106,37 @@ class Workspace:
     # -- writing without following links ------------------------------------------------------
 
     def write_text(self, rel: PurePosixPath, text: str) -> None:
-        """Write a file at `rel`, creating directories; refuse to pass through any symlink."""
-        data = text.encode("utf-8", errors="surrogateescape")
+        """Write a file at `rel`, creating directories; refuse to pass through any symlink.
+
+        A write the filesystem refuses (the code filled the disk, or its inodes) is a
+        PathRejected too, and leaves no half-written file behind.
+        """
+        try:
+            self._write(rel, text.encode("utf-8", errors="surrogateescape"))
+        except OSError as exc:
+            raise PathRejected(f"cannot save {rel} in the workspace: {exc.strerror or exc}") from exc
+
+    def _write(self, rel: PurePosixPath, data: bytes) -> None:
         dir_fd = self._open_parent(rel, create=True)
         try:
             flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
             try:
                 fd = os.open(rel.name, flags, 0o644, dir_fd=dir_fd)
             except OSError as exc:
+                if exc.errno not in (errno.ELOOP, errno.EISDIR, errno.ENXIO):
+                    raise  # e.g. no space or no inode left: said as such by write_text
                 raise PathRejected(f"cannot write {rel}: it is a symlink or not a regular file ({exc.strerror})") from exc
             try:
                 if not stat.S_ISREG(os.fstat(fd).st_mode):
                     raise PathRejected(f"cannot write {rel}: it is not a regular file")
                 with os.fdopen(fd, "wb", closefd=False) as fh:
                     fh.write(data)
+            except OSError:
+                try:
+                    os.unlink(rel.name, dir_fd=dir_fd)  # the half-written file, by name, not followed
+                except OSError:
+                    pass
+                raise
             finally:
                 os.close(fd)
         finally:

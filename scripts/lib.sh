@@ -75,27 +75,30 @@ ensure_venv() {
 
 _docker_answers() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
 
-# Register gVisor's runsc in /etc/docker/daemon.json, with the sandbox network
-# off at the runtime level, and beside it runsc-net, which a sandbox uses only
-# when it asked for a network (allow_hosts= or network=): runsc with
-# --network=none ignores the container's network entirely. runsc-net uses
-# gVisor's own network stack, except for runsc releases before 2024-08, which
-# refuse it on kernels that show /proc/sys/net/core/rmem_default in every
-# network namespace (google/gvisor#10704; Debian bookworm ships 20221219):
-# those get --network=host, i.e. the host kernel's TCP/IP stack, still inside
-# the network namespace Docker made for the container (so the allow-list still
-# holds, but the code reaches the host kernel's network code).
+# --- gVisor (runsc) -------------------------------------------------------------
+
+# Register gVisor's runsc in daemon.json (SANDBOX_DAEMON_JSON, default
+# /etc/docker/daemon.json), with the sandbox network off at the runtime level and
+# gVisor's default platform (--platform=kvm hangs on machines without nested KVM),
+# and beside it runsc-net, which a sandbox uses only when it asked for a network
+# (allow_hosts= or network=): runsc with --network=none ignores the container's
+# network entirely. runsc-net uses gVisor's own network stack, except for runsc
+# releases before 2024-08, which refuse it on kernels that show
+# /proc/sys/net/core/rmem_default in every network namespace (google/gvisor#10704;
+# Debian bookworm ships 20221219): those get --network=host, i.e. the host kernel's
+# TCP/IP stack, still inside the network namespace Docker made for the container
+# (so the allow-list still holds, but the code reaches the host kernel's network code).
 # Only touches the file when an entry is missing; merges into an existing file
 # instead of overwriting it. Returns 0 when it changed the file, 1 otherwise.
 _register_runsc() {
     runsc=$(command -v runsc 2>/dev/null) || return 1
-    cfg=/etc/docker/daemon.json
+    cfg=${SANDBOX_DAEMON_JSON:-/etc/docker/daemon.json}
     if [ -f "$cfg" ] && grep -q '"runsc"' "$cfg" && grep -q '"runsc-net"' "$cfg"; then
         return 1
     fi
     released=$(runsc --version 2>/dev/null | sed -n '1s/.*\([0-9]\{8\}\).*/\1/p')
     if [ "${released:-0}" -ge 20240801 ]; then net_args='[]'; else net_args='["--network=host"]'; fi
-    mkdir -p /etc/docker
+    mkdir -p "$(dirname "$cfg")"
     if [ -f "$cfg" ]; then
         _say "adding the runsc and runsc-net runtimes to existing $cfg"
         cp "$cfg" "$cfg.bak-sandbox"
@@ -122,9 +125,51 @@ with open(path, "w") as f:
 # SIGHUP makes a running dockerd re-read daemon.json (runtimes included); it is not a restart.
 _reload_engine_config() {
     if pid=$(_dockerd_pid); then
-        kill -HUP "$pid" && _say "asked dockerd (pid $pid) to reload /etc/docker/daemon.json"
+        kill -HUP "$pid" && _say "asked dockerd (pid $pid) to reload ${SANDBOX_DAEMON_JSON:-/etc/docker/daemon.json}"
     fi
     return 0
+}
+
+# Debian's runsc package, installed when missing (root on Debian only), then
+# registered. Best effort: without gVisor the runc runtime still works, and
+# DockerExecutor(runtime="runsc") fails closed with the fix named. Returns 0 when
+# it changed daemon.json (the engine must then reload it).
+_ensure_runsc() {
+    if ! command -v runsc >/dev/null 2>&1; then
+        if ! _is_root || ! _is_debian; then
+            _say "runsc (gVisor) is not installed; for runtime=\"runsc\": https://gvisor.dev/docs/user_guide/install/"
+            return 1
+        fi
+        _apt_update_once || true
+        if ! apt-cache show runsc >/dev/null 2>&1; then
+            _say "runsc (gVisor) is not in the apt sources; continuing without it"
+            return 1
+        fi
+        _apt_install runsc || { _say "could not install runsc; continuing without gVisor"; return 1; }
+    fi
+    _register_runsc
+}
+
+# A local engine that answers but lacks runsc: install and register it, then have
+# dockerd reload daemon.json (SIGHUP reloads the runtimes; running containers are
+# not touched). Only for root on Debian with the default engine address.
+_ensure_runsc_live() {
+    [ -z "${DOCKER_HOST:-}" ] && _is_root && _is_debian || return 0
+    docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' && return 0
+    _ensure_runsc || return 0
+    if pid=$(_dockerd_pid); then
+        _say "reloading dockerd (pid $pid) so that it sees runsc"
+        kill -HUP "$pid"
+    elif command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        systemctl reload docker >&2 || true
+    fi
+    i=0
+    while [ "$i" -lt 10 ]; do
+        docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' && { _say "runtime runsc: registered"; return 0; }
+        i=$((i + 1))
+        sleep 1
+    done
+    _say "dockerd does not list runsc yet; restart the engine to load ${SANDBOX_DAEMON_JSON:-/etc/docker/daemon.json}"
 }
 
 _dockerd_pid() {
@@ -164,6 +209,7 @@ ensure_engine() {
             _reload_engine_config
         fi
         _say "engine: docker answers"
+        _ensure_runsc_live
         return 0
     fi
     if [ -n "${DOCKER_HOST:-}" ] || ! _is_root || ! _is_debian; then
@@ -181,15 +227,7 @@ ensure_engine() {
         _apt_update_once || { _say "apt-get update failed"; return 1; }
         _apt_install docker.io || { _say "could not install docker.io"; return 1; }
     fi
-    if ! command -v runsc >/dev/null 2>&1; then
-        _apt_update_once || true
-        if apt-cache show runsc >/dev/null 2>&1; then
-            _apt_install runsc || _say "could not install runsc; continuing without gVisor"
-        else
-            _say "runsc (gVisor) is not in the apt sources; continuing without it"
-        fi
-    fi
-    if _register_runsc; then
+    if _ensure_runsc; then
         _reload_engine_config  # a dockerd the package started has not read the new runtimes
     fi
     # the package may have started it (systemd), or a dockerd may be coming up

@@ -16,12 +16,13 @@ from typing import Any
 import psutil
 import pytest
 
+from backends import BACKENDS, DOCKER_BACKENDS  # tests/backends.py: the backend list
 from sandbox import CodeExecutor
 from sandbox.labels import EXECUTOR, MANAGED
 
-BACKENDS = ["local", "docker", "docker-session"]
 REQUIRE_DOCKER = os.environ.get("SANDBOX_REQUIRE_DOCKER") == "1" or os.environ.get("CI") == "true"
 _docker_problem: list[str] = []
+_runtime_problems: dict[str, str] = {}
 
 
 def docker_problem() -> str | None:
@@ -43,8 +44,27 @@ def docker_problem() -> str | None:
     return _docker_problem[0] or None
 
 
-def require_docker() -> None:
+def runtime_problem(runtime: str) -> str | None:
+    """Why the engine cannot run containers under `runtime`, or None when it can (checked once)."""
+    if runtime not in _runtime_problems:
+        from sandbox.executors.docker import _connect
+
+        client = _connect()
+        try:
+            known = (client.info().get("Runtimes") or {}).keys()
+        finally:
+            client.close()
+        _runtime_problems[runtime] = "" if runtime in known else (
+            f"the engine has no runtime {runtime!r}: run scripts/setup (as root on Debian it installs "
+            "and registers runsc)"
+        )
+    return _runtime_problems[runtime] or None
+
+
+def require_docker(runtime: str | None = None) -> None:
     problem = docker_problem()
+    if problem is None and runtime is not None:
+        problem = runtime_problem(runtime)
     if problem is None:
         return
     if REQUIRE_DOCKER:
@@ -89,8 +109,8 @@ def docker_required() -> None:
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     name: str = request.param
-    if name.startswith("docker"):
-        require_docker()
+    if name in DOCKER_BACKENDS:
+        require_docker(DOCKER_BACKENDS[name].get("runtime"))
     return name
 
 
@@ -108,7 +128,7 @@ def make_executor(backend: str, tmp_path: Any) -> Iterator[Callable[..., CodeExe
         else:
             from sandbox import DockerExecutor
 
-            ex = DockerExecutor(session=backend == "docker-session", **kwargs)
+            ex = DockerExecutor(**{**DOCKER_BACKENDS[backend], **kwargs})
         made.append(ex)
         return ex  # type: ignore[no-any-return]
 
