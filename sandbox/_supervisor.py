@@ -135,8 +135,13 @@ def _apply_limits(limits: list[tuple[int, int]]) -> None:
 
 
 def keep(command: list[str], limits: list[tuple[int, int]], *, ppid: int | None = None,
-         env: dict[str, str] | None = None, cwd: str | None = None) -> int:
-    """Run `command` as the only child of this process and kill its whole tree when it ends."""
+         env: dict[str, str] | None = None, cwd: str | None = None, keep_leftovers: bool = False) -> int:
+    """Run `command` as the only child of this process and kill its whole tree when it ends.
+
+    `keep_leftovers` (a session's jobs): when the script itself exits, what it started in the
+    background lives on, re-parented to the dispatcher, as it would in a shell; a timeout or
+    cancel (SIGTERM) still kills the whole tree.
+    """
     signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS | {signal.SIGCHLD})
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -177,7 +182,8 @@ def keep(command: list[str], limits: list[tuple[int, int]], *, ppid: int | None 
                 break
             if done == pid:
                 status = raw
-    _kill_everything(pid)  # whatever the script left running dies with it
+    if status is None or not keep_leftovers:
+        _kill_everything(pid)  # whatever the script left running dies with it
     if status is None:
         return 128 + signal.SIGKILL
     if os.WIFSIGNALED(status):
@@ -243,7 +249,8 @@ def _start_job(number: int, payload: bytes) -> _Job:
                     with open(path, "w") as fh:
                         fh.write(text)
             limits = [(getattr(resource, name), int(value)) for name, value in spec.get("rlimits", [])]
-            code = keep(spec["argv"], limits, env=spec.get("env"), cwd=spec.get("cwd"))
+            code = keep(spec["argv"], limits, env=spec.get("env"), cwd=spec.get("cwd"),
+                        keep_leftovers=bool(spec.get("keep_leftovers")))
         except BaseException as exc:  # never fall back into the dispatcher's loop
             try:
                 os.write(2, f"sandbox supervisor: cannot run the job: {exc}\n".encode())

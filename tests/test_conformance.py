@@ -239,12 +239,6 @@ def test_cancel_from_another_thread_stops_the_code(executor: CodeExecutor) -> No
 def test_100mb_of_output_is_capped_with_head_and_tail_and_bounded_memory(
     executor: CodeExecutor, request: pytest.FixtureRequest
 ) -> None:
-    if request.node.callspec.params.get("backend") == "docker-runsc":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "output lost under gVisor: its pipes return short writes for large writes, and Python's "
-            "unbuffered stdout (PYTHONUNBUFFERED=1, set by sandbox/environment.py) drops the rest of "
-            "a short write (python/cpython#85393); fix: give the code a pipe inside the sandbox, or "
-            "a buffered stdout")))
     code = (
         "import sys\n"
         "sys.stdout.write('HEAD\\n')\n"

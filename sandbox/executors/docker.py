@@ -201,13 +201,25 @@ class DockerExecutor(BaseExecutor):
             if self._loan is not None:
                 self._loan.end()
             raise
+        if call.limits is not None and not self.session and not self._apply_limits(sandbox, call.limits):
+            # The runtime cannot change a running container's limits (gVisor cannot): this call
+            # gets a container created with them instead.
+            assert self._pool is not None
+            self._pool.retire(sandbox)
+            try:
+                sandbox = self._start_sandbox("fresh", call.limits)
+            except BaseException:
+                if self._loan is not None:
+                    self._loan.end()
+                raise
         with self._sandboxes_lock:
             self._calls[control] = sandbox
-        if call.limits is not None and not self.session:
-            self._apply_limits(sandbox, call.limits)
 
-    def _apply_limits(self, sandbox: ContainerSandbox, limits: Limits) -> None:
-        """Set this call's limits on its container before the code starts (it serves no other call)."""
+    def _apply_limits(self, sandbox: ContainerSandbox, limits: Limits) -> bool:
+        """Set this call's limits on its container before the code starts (it serves no other call).
+
+        False when the engine or runtime refused the update.
+        """
         update: dict[str, int] = {}
         if limits.memory_bytes:
             update["Memory"] = update["MemorySwap"] = limits.memory_bytes  # no swap past it, as at creation
@@ -216,10 +228,13 @@ class DockerExecutor(BaseExecutor):
         if limits.pids:
             update["PidsLimit"] = limits.pids
         if not update:
-            return
+            return True
         api = self._client.api
-        with translate(image=self.image, runtime=self.runtime):  # docker-py's update_container lacks pids
+        try:  # docker-py's update_container has no pids limit: post the engine's own request
             api._raise_for_status(api._post_json(api._url("/containers/{0}/update", sandbox.id), data=update))
+        except docker.errors.APIError:
+            return False
+        return True
 
     def _end_call(self, control: RunControl) -> None:
         with self._sandboxes_lock:
@@ -296,7 +311,8 @@ class DockerExecutor(BaseExecutor):
         except docker.errors.APIError:
             pass  # the engine went away: nothing more to do here; `sandbox reap` is the backstop
 
-    def _start_sandbox(self, mode: str) -> ContainerSandbox:
+    def _start_sandbox(self, mode: str, limits: Limits | None = None) -> ContainerSandbox:
+        memory = limits and limits.memory_bytes or self.memory
         create: dict[str, Any] = dict(
             image=self.image,
             init=True,  # tini as PID 1 reaps the zombies the code leaves
@@ -312,10 +328,10 @@ class DockerExecutor(BaseExecutor):
             tmpfs={"/tmp": f"rw,nosuid,nodev,size={self.tmpfs_size},mode=1777"},
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
-            mem_limit=self.memory,
-            memswap_limit=self.memory,  # swap capped at the memory limit: no swapping past it
-            nano_cpus=int(self.cpus * 1e9),
-            pids_limit=self.pids_limit,
+            mem_limit=memory,
+            memswap_limit=memory,  # swap capped at the memory limit: no swapping past it
+            nano_cpus=int((limits and limits.cpus or self.cpus) * 1e9),
+            pids_limit=limits and limits.pids or self.pids_limit,
             ulimits=[
                 Ulimit(name="nofile", soft=self.nofile, hard=self.nofile),
                 Ulimit(name="fsize", soft=self.file_size_limit, hard=self.file_size_limit),
@@ -371,6 +387,7 @@ class DockerExecutor(BaseExecutor):
             cwd=CONTAINER_WORKSPACE,
             stdin=call.stdin,
             sink=lambda stream, data: call.write(index, stream, data),
+            keep_leftovers=self.session,  # a session keeps what the code started in the background
         )
         stop = control.wait(job.done)
         if stop is not None:

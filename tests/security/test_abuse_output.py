@@ -110,12 +110,6 @@ def test_code_that_closes_stdout_and_keeps_running_times_out(target: Target) -> 
 
 def test_large_prints_arrive_whole_or_are_counted(target: Target, request: pytest.FixtureRequest) -> None:
     """print() of 1 MiB lines through Python's unbuffered stdout: every byte is kept or counted."""
-    if target.is_gvisor:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "output silently lost under gVisor: its pipes return short writes for large writes, and "
-            "Python's unbuffered stdout (PYTHONUNBUFFERED=1 from sandbox/environment.py) drops the rest "
-            "of a short write (python/cpython#85393). Fix in docker.py: give the code a pipe inside the "
-            "sandbox (the planned in-container supervisor can), or run Python with a buffered stdout")))
     result = target.run("for _ in range(8):\n    print('x' * (1 << 20))\n")
     assert result.outcome is Outcome.SUCCESS, result.message
     assert len(result.stdout.encode()) + result.truncated_bytes == 8 * ((1 << 20) + 1), "bytes were lost"
