@@ -111,22 +111,57 @@ def measure(subject: Subject, *, samples: int, runs_per_level: int) -> Figures:
 
         if subject.work_dir is not None:
             subject.settle()
-            seconds, _ = timed(subject.run, HEARTBEAT, 1.0)
-            fig.overrun = seconds - 1.0
+            returned, seconds = bounded(lambda: subject.run(HEARTBEAT, 1.0), GIVE_UP_S)
             fig.all_dead = heartbeat_stopped(subject.work_dir / "heartbeat")
-            print(f"   timeout: returned {fig.overrun * 1000:.0f} ms after the deadline; all dead: {fig.all_dead}", flush=True)
+            if returned:
+                fig.overrun = seconds - 1.0
+                print(f"   timeout: returned {fig.overrun * 1000:.0f} ms after the deadline; all dead: {fig.all_dead}", flush=True)
+            else:
+                fig.errors.append(f"timeout: a call with a 1 s timeout had not returned after {GIVE_UP_S:g} s")
+                print(f"   timeout: NOT RETURNED after {GIVE_UP_S:g} s; all dead: {fig.all_dead}", flush=True)
+            kill_strays(subject.work_dir)
     except Exception as exc:  # a peer that cannot do a workload is reported, not fatal
         fig.errors.append(f"{type(exc).__name__}: {exc}"[:200])
         print(f"   ERROR {fig.errors[-1]}", flush=True)
     finally:
         try:
-            seconds, _ = timed(subject.close)
-            if fig.cold is not None:
+            returned, seconds = bounded(subject.close, GIVE_UP_S)
+            if not returned:
+                fig.errors.append(f"close() had not returned after {GIVE_UP_S:g} s")
+            elif fig.cold is not None:
                 fig.close = seconds
                 print(f"   close {seconds * 1000:.0f} ms", flush=True)
         except Exception as exc:
             fig.errors.append(f"close: {type(exc).__name__}: {exc}"[:200])
     return fig
+
+
+GIVE_UP_S = 30.0
+
+
+def bounded(fn, seconds: float) -> tuple[bool, float]:  # type: ignore[no-untyped-def]
+    """Run `fn` in a thread; (whether it returned within `seconds`, how long it took)."""
+    import threading
+
+    started = time.perf_counter()
+    worker = threading.Thread(target=fn, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return not worker.is_alive(), time.perf_counter() - started
+
+
+def kill_strays(work_dir: Path) -> None:
+    """Kill what a runner left running in its workspace (the peers' timeouts may leave the code)."""
+    import psutil
+
+    root = str(work_dir.resolve())
+    for proc in psutil.process_iter(["cwd"]):
+        try:
+            if (proc.info["cwd"] or "").startswith(root):
+                print(f"   killing a process the runner left behind: pid {proc.pid}", flush=True)
+                proc.kill()
+        except psutil.Error:
+            continue
 
 
 def heartbeat_stopped(beat: Path) -> bool:

@@ -62,6 +62,7 @@ class SandboxPool(Generic[S]):
         self._destroying = 0
         self._waiting = 0
         self._failure: BaseException | None = None
+        self._primed = False  # whether a start ever succeeded (until then, one start at a time)
         self._closed = False
         self._cond = threading.Condition()
         workers = policy.parallel_starts + 2  # starts, plus room for destroys beside them
@@ -154,10 +155,13 @@ class SandboxPool(Generic[S]):
     def _fill(self) -> None:
         """Start sandboxes until ready + starting covers the pool's size and every waiter. Lock held."""
         want = self.policy.size + (self._waiting if self.policy.when_empty == "wait" else 0)
+        # The first start goes alone: a second one beside it would slow the cold start (the
+        # engine's work is CPU-bound), and if the engine or image is broken, one failure says so.
+        parallel = self.policy.parallel_starts if self._primed else 1
         while (
             not self._closed
             and len(self._ready) + self._starting < want
-            and self._starting < self.policy.parallel_starts
+            and self._starting < parallel
         ):
             self._starting += 1
             self._workers.submit(self._start_one)
@@ -175,6 +179,7 @@ class SandboxPool(Generic[S]):
             self._starting -= 1
             self._cond.notify_all()
             if not self._closed:
+                self._primed = True
                 self._ready.append(sandbox)
                 if self._failure is None:
                     self._fill()
