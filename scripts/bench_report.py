@@ -154,16 +154,19 @@ def write_markdown(figures: list[Any], path: Path, *, argv: list[str]) -> str:
 
 def write_chart(figures: list[Any], path: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     shown = [f for f in figures if f.p50 is not None]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 5.5))
     colours = {"floor": "#888888", "ours": "#1f77b4", "peer": "#d62728"}
     names = [f.name for f in shown]
     left.barh(names, [f.p50 * 1000 for f in shown], color=[colours[f.kind] for f in shown])
     left.set_xscale("log")
+    left.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    left.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # the log axis's labels overlapped
     left.set_xlabel("hello latency p50 (ms, log scale)")
     left.invert_yaxis()
     for f in figures:
@@ -175,7 +178,7 @@ def write_chart(figures: list[Any], path: Path) -> None:
     right.set_yscale("log")
     right.set_xlabel("concurrency (threads)")
     right.set_ylabel("runs per second (log scale)")
-    right.legend(fontsize=7)
+    right.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle("print('hello'): latency and throughput, one run on " + f"{os.cpu_count()} cores")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
