@@ -203,13 +203,9 @@ class BaseExecutor(WorkspaceFiles):
         others wait; waiting does not count against their timeout).
         """
         control = self._open_call(timeout)
-        try:
-            return self._run_call(
-                blocks, control, stdin=stdin, env=env, on_output=on_output, output_limit=output_limit, limits=limits
-            )
-        finally:
-            with self._lock:
-                self._inflight.discard(control)
+        return self._run_call(
+            blocks, control, stdin=stdin, env=env, on_output=on_output, output_limit=output_limit, limits=limits
+        )
 
     async def aexecute(
         self,
@@ -228,17 +224,10 @@ class BaseExecutor(WorkspaceFiles):
         `CancelledError` propagates.
         """
         control = self._open_call(timeout)
-
-        def run() -> ExecutionResult:
-            try:
-                return self._run_call(
-                    blocks, control, stdin=stdin, env=env, on_output=on_output, output_limit=output_limit, limits=limits
-                )
-            finally:
-                with self._lock:
-                    self._inflight.discard(control)
-
-        task = asyncio.ensure_future(asyncio.to_thread(run))
+        task = asyncio.ensure_future(asyncio.to_thread(
+            self._run_call, blocks, control, stdin=stdin, env=env, on_output=on_output, output_limit=output_limit,
+            limits=limits,
+        ))
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -259,7 +248,21 @@ class BaseExecutor(WorkspaceFiles):
     def _run_call(
         self, blocks: Sequence[CodeBlock] | CodeBlock, control: RunControl, *, stdin: str | bytes | None,
         env: Mapping[str, str] | None, on_output: OutputCallback | None, output_limit: int | None,
-        limits: Limits | None = None,
+        limits: Limits | None,
+    ) -> ExecutionResult:
+        """Run one call that `_open_call` registered, and unregister it however it ends."""
+        try:
+            return self._run_registered(
+                blocks, control, stdin=stdin, env=env, on_output=on_output, output_limit=output_limit, limits=limits
+            )
+        finally:
+            with self._lock:
+                self._inflight.discard(control)
+
+    def _run_registered(
+        self, blocks: Sequence[CodeBlock] | CodeBlock, control: RunControl, *, stdin: str | bytes | None,
+        env: Mapping[str, str] | None, on_output: OutputCallback | None, output_limit: int | None,
+        limits: Limits | None,
     ) -> ExecutionResult:
         if isinstance(blocks, CodeBlock):
             blocks = [blocks]
