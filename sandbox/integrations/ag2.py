@@ -18,7 +18,6 @@ of AG2's regular expression.
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -68,7 +67,7 @@ class SandboxCodeExtractor:
         ]
 
 
-class SandboxCodeExecutor:
+class SandboxCodeExecutor(bridge.RunnerViews):
     """Runs AG2's code blocks in our sandbox: a hardened `DockerExecutor` by default.
 
     Fits `autogen.coding.CodeExecutor` (`code_extractor`, `execute_code_blocks`, `restart`).
@@ -84,22 +83,6 @@ class SandboxCodeExecutor:
     def code_extractor(self) -> SandboxCodeExtractor:
         """How the agent finds code in a message."""
         return self._extractor
-
-    @property
-    def executor(self) -> CodeExecutor:
-        """The sandbox executor underneath (for its typed API)."""
-        return self._runner
-
-    @property
-    def work_dir(self) -> Path:
-        """The workspace on the host: code runs in it and named files are saved there."""
-        return self._runner.work_dir
-
-    @property
-    def timeout(self) -> float | None:
-        """The runner's time limit for one call, in seconds."""
-        limit = getattr(self._runner, "timeout", None)
-        return None if limit is None else float(limit)
 
     def execute_code_blocks(self, code_blocks: list[AG2CodeBlock]) -> SandboxCodeResult:
         """Run the blocks in order, stopping at the first failure, within one time limit."""

@@ -26,7 +26,6 @@ import asyncio
 import os
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -113,7 +112,7 @@ class SandboxCodeExecutorConfig(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
-class SandboxCodeExecutor(AutoGenCodeExecutor, Component[SandboxCodeExecutorConfig]):
+class SandboxCodeExecutor(bridge.RunnerViews, AutoGenCodeExecutor, Component[SandboxCodeExecutorConfig]):
     """Runs AutoGen's code blocks in our sandbox: a hardened `DockerExecutor` by default.
 
     `start()` is optional (the runner is created here); `stop()` closes a runner this object
@@ -131,22 +130,6 @@ class SandboxCodeExecutor(AutoGenCodeExecutor, Component[SandboxCodeExecutorConf
         self._stopped = False
         self._calls: set[_Call] = set()
         self._lock = threading.Lock()
-
-    @property
-    def executor(self) -> CodeExecutor:
-        """The sandbox executor underneath (for its typed API)."""
-        return self._runner
-
-    @property
-    def work_dir(self) -> Path:
-        """The workspace on the host: code runs in it and named files are saved there."""
-        return self._runner.work_dir
-
-    @property
-    def timeout(self) -> float | None:
-        """The runner's time limit for one call, in seconds."""
-        limit = getattr(self._runner, "timeout", None)
-        return None if limit is None else float(limit)
 
     async def execute_code_blocks(
         self, code_blocks: list[AutoGenCodeBlock], cancellation_token: CancellationToken

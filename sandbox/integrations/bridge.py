@@ -21,7 +21,7 @@ from ..inference import infer_language
 from ..models import EXIT_CANCELLED, EXIT_OOM, EXIT_TIMEOUT, CodeBlock, ExecutionResult, Outcome
 from ..protocol import CodeExecutor
 
-__all__ = ["build_backend", "code_file", "exit_code", "output", "sandbox_block"]
+__all__ = ["RunnerViews", "build_backend", "code_file", "exit_code", "output", "sandbox_block"]
 
 # AutoGen's words, first on the note line (its executors append "Timeout" to the output).
 _WORDS = {
@@ -32,6 +32,28 @@ _WORDS = {
 }
 _FIXED_EXIT = {Outcome.TIMEOUT: EXIT_TIMEOUT, Outcome.OOM: EXIT_OOM, Outcome.CANCELLED: EXIT_CANCELLED}
 _NOTHING_RAN_EXIT = 1  # AutoGen's exit code for a block it refused (unknown language, bad filename)
+
+
+class RunnerViews:
+    """What both adapters show of the sandbox executor they hold as `_runner`."""
+
+    _runner: CodeExecutor
+
+    @property
+    def executor(self) -> CodeExecutor:
+        """The sandbox executor underneath (for its typed API)."""
+        return self._runner
+
+    @property
+    def work_dir(self) -> Path:
+        """The workspace on the host: code runs in it and named files are saved there."""
+        return self._runner.work_dir
+
+    @property
+    def timeout(self) -> float | None:
+        """The runner's time limit for one call, in seconds."""
+        limit = getattr(self._runner, "timeout", None)
+        return None if limit is None else float(limit)
 
 
 def build_backend(executor: CodeExecutor | None, options: dict[str, Any]) -> tuple[CodeExecutor, bool]:

@@ -20,7 +20,6 @@ never skips (the harness fails instead).
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 import textwrap
 import time
