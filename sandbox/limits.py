@@ -55,3 +55,12 @@ class Limits:
     @property
     def memory_bytes(self) -> int | None:
         return self.memory if isinstance(self.memory, int) else None
+
+    @staticmethod
+    def effective(limits: Limits | None, *, memory: int | None, cpus: float | None, pids: int | None) -> Limits:
+        """A call's limits with the executor's own filling what the call left unset."""
+        if limits is None:
+            return Limits(memory=memory, cpus=cpus, pids=pids)
+        return Limits(
+            memory=limits.memory_bytes or memory, cpus=limits.cpus or cpus, pids=limits.pids or pids,
+        )

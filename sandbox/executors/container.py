@@ -134,36 +134,31 @@ class ContainerSandbox:
     def force_remove(container: Any) -> None:
         try:
             container.remove(force=True)
-        except (docker.errors.NotFound, docker.errors.APIError):
-            pass  # already gone (auto-remove), or its removal is under way
-        except Exception:
-            pass  # the reaper is the backstop; cleanup never masks the outcome
+        except Exception:  # already gone (auto-remove), its removal under way, or the engine away:
+            pass  # cleanup never masks the outcome, and `sandbox reap` is the backstop
 
     def retire(self) -> None:
         """End an idle container without waiting: close the attach connection and let it go.
 
         StdinOnce turns the closed connection into EOF on the supervisor's stdin; it kills
-        whatever is left (nothing: a finished job's keeper already killed its tree) and exits,
-        and the engine's auto-remove deletes the container. No API call, so `close()` on a
-        full pool returns at once; the engine's work happens after. Never raises.
+        whatever is left and exits, and the engine's auto-remove deletes the container. No API
+        call, so `close()` on a full pool returns at once; the engine's work happens after.
+        Idempotent, never raises.
         """
-        with self._lock:
-            if self._destroyed:
-                return
-            self._destroyed = True
-        link = getattr(self, "link", None)
-        if link is not None:
-            link.close()
-        self._ended()
+        self._end(remove=False)
 
     def destroy(self) -> None:
         """Kill every process in the container at once and remove it; idempotent, never raises."""
+        self._end(remove=True)
+
+    def _end(self, *, remove: bool) -> None:
         with self._lock:
             if self._destroyed:
                 return
             self._destroyed = True
-        self.force_remove(self.container)
-        link = getattr(self, "link", None)
+        if remove:
+            self.force_remove(self.container)
+        link = getattr(self, "link", None)  # absent when the start failed halfway
         if link is not None:
             link.close()
         elif hasattr(self, "_channel"):

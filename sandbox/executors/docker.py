@@ -192,28 +192,24 @@ class DockerExecutor(BaseExecutor):
         if self._loan is not None:
             self._loan.begin()
         try:
-            if self.session:
-                sandbox = self._session()
-            else:
-                assert self._pool is not None
-                sandbox = self._pool.acquire(max(control.remaining(), 1.0) + 30)
+            sandbox = self._session() if self.session else self._fresh_sandbox(control, call)
         except BaseException:
             if self._loan is not None:
                 self._loan.end()
             raise
-        if call.limits is not None and not self.session and not self._apply_limits(sandbox, call.limits):
-            # The runtime cannot change a running container's limits (gVisor cannot): this call
-            # gets a container created with them instead.
-            assert self._pool is not None
-            self._pool.retire(sandbox)
-            try:
-                sandbox = self._start_sandbox("fresh", call.limits)
-            except BaseException:
-                if self._loan is not None:
-                    self._loan.end()
-                raise
         with self._sandboxes_lock:
             self._calls[control] = sandbox
+
+    def _fresh_sandbox(self, control: RunControl, call: Call) -> ContainerSandbox:
+        """A never-used container for this call, with the call's limits set on it."""
+        assert self._pool is not None
+        sandbox = self._pool.acquire(max(control.remaining(), 1.0) + 30)
+        if call.limits is None or self._apply_limits(sandbox, call.limits):
+            return sandbox
+        # The runtime cannot change a running container's limits (gVisor cannot): this call
+        # gets a container created with them instead.
+        self._pool.retire(sandbox)
+        return self._start_sandbox("fresh", call.limits)
 
     def _apply_limits(self, sandbox: ContainerSandbox, limits: Limits) -> bool:
         """Set this call's limits on its container before the code starts (it serves no other call).
@@ -312,7 +308,7 @@ class DockerExecutor(BaseExecutor):
             pass  # the engine went away: nothing more to do here; `sandbox reap` is the backstop
 
     def _start_sandbox(self, mode: str, limits: Limits | None = None) -> ContainerSandbox:
-        memory = limits and limits.memory_bytes or self.memory
+        own = self._limits(limits)
         create: dict[str, Any] = dict(
             image=self.image,
             init=True,  # tini as PID 1 reaps the zombies the code leaves
@@ -328,10 +324,10 @@ class DockerExecutor(BaseExecutor):
             tmpfs={"/tmp": f"rw,nosuid,nodev,size={self.tmpfs_size},mode=1777"},
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
-            mem_limit=memory,
-            memswap_limit=memory,  # swap capped at the memory limit: no swapping past it
-            nano_cpus=int((limits and limits.cpus or self.cpus) * 1e9),
-            pids_limit=limits and limits.pids or self.pids_limit,
+            mem_limit=own.memory_bytes,
+            memswap_limit=own.memory_bytes,  # swap capped at the memory limit: no swapping past it
+            nano_cpus=int((own.cpus or self.cpus) * 1e9),
+            pids_limit=own.pids,
             ulimits=[
                 Ulimit(name="nofile", soft=self.nofile, hard=self.nofile),
                 Ulimit(name="fsize", soft=self.file_size_limit, hard=self.file_size_limit),
@@ -398,7 +394,7 @@ class DockerExecutor(BaseExecutor):
             else:
                 sandbox.destroy()  # kills every process of the run at once
             return BlockRun(exit_code=None, stop_reason=stop)
-        memory = (call.limits.memory_bytes if call.limits else None) or self.memory
+        memory = self._limits(call.limits).memory_bytes
         if job.lost:  # the container died under the run: the OOM killer, or the code killed our supervisor
             oom = self._oom_killed(sandbox, started)
             if self.session:
@@ -413,6 +409,9 @@ class DockerExecutor(BaseExecutor):
             job.oom_kills > 0 if job.oom_kills is not None else self._oom_killed(sandbox, started)
         )
         return BlockRun(exit_code=exit_code, oom_killed=oom, message=self._oom_message(memory) if oom else "")
+
+    def _limits(self, limits: Limits | None) -> Limits:
+        return Limits.effective(limits, memory=self.memory, cpus=self.cpus, pids=self.pids_limit)
 
     def _job_env(self, extra: Mapping[str, str]) -> dict[str, str]:
         """A run's environment: the minimal one, the proxy's variables, the caller's, the plots hook."""

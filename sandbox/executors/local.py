@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from ..environment import minimal_env
 from ..languages import Language
-from ..limits import parse_size
+from ..limits import Limits, parse_size
 from ..output import DEFAULT_OUTPUT_LIMIT, STDERR, STDOUT
 from ..plots import HOOK_DIR, PLOTS_DIR, plot_env
 from .base import BaseExecutor, BlockRun, Call, RunControl, StopReason
@@ -119,16 +119,15 @@ class LocalExecutor(BaseExecutor):
         limits: list[tuple[str, int]] = []
         cpu = self.cpu_time_limit if self.cpu_time_limit is not None else max(control.remaining(), 1) + 1
         limits.append(("RLIMIT_CPU", int(cpu) + 1))
-        memory = (call.limits.memory_bytes if call.limits else None) or self.memory_limit
-        if memory is not None:
-            limits.append(("RLIMIT_AS", memory))
+        own = Limits.effective(call.limits, memory=self.memory_limit, cpus=None, pids=self.max_processes)
+        if own.memory_bytes is not None:
+            limits.append(("RLIMIT_AS", own.memory_bytes))
         if self.file_size_limit is not None:
             limits.append(("RLIMIT_FSIZE", self.file_size_limit))
-        processes = (call.limits.pids if call.limits else None) or self.max_processes
-        if processes is not None and os.geteuid() != 0:
+        if own.pids is not None and os.geteuid() != 0:
             # RLIMIT_NPROC counts every process of the user, not just ours: leave room above
             # what the user already runs, or an ordinary desktop session could not start one.
-            limits.append(("RLIMIT_NPROC", _processes_of_user() + processes))
+            limits.append(("RLIMIT_NPROC", _processes_of_user() + own.pids))
         flags: list[str] = []
         for name, value in limits:
             flags += ["--rlimit", f"{name}={value}"]
