@@ -77,13 +77,9 @@ class SupervisorLink:
 
     def run(
         self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str, sink: Sink, stdin: bytes = b"",
-        files: Mapping[str, str] | None = None, rlimits: Sequence[tuple[str, int]] = (),
         keep_leftovers: bool = False,
     ) -> Job:
-        spec = json.dumps({
-            "argv": list(argv), "env": dict(env), "cwd": cwd, "files": dict(files or {}),
-            "rlimits": [list(item) for item in rlimits], "keep_leftovers": keep_leftovers,
-        }).encode()
+        spec = json.dumps({"argv": list(argv), "env": dict(env), "cwd": cwd, "keep_leftovers": keep_leftovers}).encode()
         with self._lock:
             number, self._next = self._next, self._next + 1
             job = Job(number, sink)
